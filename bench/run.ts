@@ -1,0 +1,25 @@
+import { benchColdStart } from './cold-start.ts';
+import { benchSyncHandler } from './sync-handler.ts';
+
+/**
+ * `npm run bench`: prints figures; nothing here asserts on time.
+ * `--quick` for a smoke run, `--only=sync,cold` to pick sections.
+ */
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const wanted = (name: string) => only === undefined || only.split(',').includes(name);
+  const lines = [
+    `auth0-crm-sync benchmarks — ${new Date().toISOString()} — Node ${process.version}, ${process.arch}`,
+  ];
+  if (wanted('sync')) lines.push('', ...(await benchSyncHandler(quick ? 200 : 3_000)));
+  if (wanted('cold')) {
+    lines.push('', ...(await benchColdStart('functions/sync/handler.ts', quick ? 3 : 15)));
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack}\n`);
+  process.exit(1);
+});

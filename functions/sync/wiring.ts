@@ -1,0 +1,85 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CachedValue } from '#shared/adapters/cached-value.ts';
+import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
+import { HttpCrm } from '#shared/adapters/http-crm.ts';
+import { secretReader } from '#shared/adapters/secrets-manager.ts';
+import type { SecretSetting, SyncServiceConfig } from '#shared/config.ts';
+import { parseSigningSecrets } from '#shared/domain/signature.ts';
+import { SyncService } from '#shared/domain/sync.ts';
+import { createSyncApi, logAbsorbedFault } from './app.ts';
+
+export interface SyncApiClients {
+  readonly dynamodb: DynamoDBClient;
+  /** Only needed when a secret is configured by Secrets Manager id. */
+  readonly secretsManager?: SecretsManagerClient;
+  readonly logger?: Logger;
+  readonly clock?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Builds the Sync API from parsed configuration: the one composition root, Lambda and local. */
+export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients) {
+  const logger = clients.logger ?? new Logger({ serviceName: 'crm-sync' });
+  let secretsManager = clients.secretsManager;
+  const secretsClient = () => {
+    secretsManager ??= new SecretsManagerClient({});
+    return secretsManager;
+  };
+  const secret = (setting: SecretSetting): CachedValue<string> => {
+    const load =
+      setting.source === 'inline'
+        ? async () => setting.value
+        : secretReader(secretsClient(), setting.secretId);
+    return new CachedValue(load, {
+      maxAgeMs: config.secretsMaxAgeSeconds * 1000,
+      ...(clients.clock ? { clock: clients.clock } : {}),
+      onStaleServed: (error) => logAbsorbedFault(logger)({ operation: 'secret_read', error }),
+    });
+  };
+
+  const signing = secret(config.signingSecret);
+  const crmApiKey = secret(config.crmApiKey);
+  const crm = new HttpCrm({
+    url: config.crmUrl,
+    apiKey: () => crmApiKey.get(),
+    timeoutMs: config.crmTimeoutMs,
+    onUnauthorized: () => crmApiKey.invalidate(),
+  });
+  const stamps = new DynamoDbStampStore({
+    client: clients.dynamodb,
+    tableName: config.tableName,
+    retentionDays: config.stampRetentionDays,
+  });
+  const service = new SyncService({
+    crm,
+    stamps,
+    policy: {
+      mapping: config.mapping,
+      timeZone: config.timeZone,
+      notFoundFreshSeconds: config.notFoundFreshSeconds,
+      staleRetrySeconds: config.staleRetrySeconds,
+      // The lease outlives the CRM's hard timeout, so a live lookup is never doubled.
+      leaseMs: config.crmTimeoutMs + 1_000,
+      // Waiters answer within the Action's default 3 s budget.
+      leaseWaitMs: Math.min(config.crmTimeoutMs + 200, 2_700),
+    },
+    onFault: logAbsorbedFault(logger),
+    ...(clients.clock ? { clock: clients.clock } : {}),
+    ...(clients.sleep ? { sleep: clients.sleep } : {}),
+  });
+
+  return createSyncApi({
+    service,
+    signingSecrets: async () => parseSigningSecrets(await signing.get()),
+    requestPolicy: {
+      matchKeys: config.matchKeys,
+      defaultPhoneCountry: config.defaultPhoneCountry,
+    },
+    claimNamespace: config.mapping.namespace,
+    logger,
+    rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+    ...(clients.clock ? { clock: clients.clock } : {}),
+  });
+}

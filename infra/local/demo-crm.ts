@@ -1,0 +1,71 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** The demo CRM's API key when CRM_API_KEY is not set: the local stack only. */
+export const DEMO_CRM_API_KEY = 'demo-crm-key';
+
+/**
+ * Sample contacts, in the shape of an "extended" CRM record: more than the claims need, so the
+ * local stack shows that only the mapped fields reach a token. Numbers are fictional (555-01xx).
+ */
+export const DEMO_CONTACTS = [
+  contact('C-1001', 'Ada Lovelace', '+15550100001', 'ada@example.com', 'gold'),
+  contact('C-1002', 'Grace Hopper', '+15550100002', 'grace@example.com', 'silver'),
+  contact('C-1003', 'Alan Turing', '+15550100003', 'alan@example.com', 'bronze'),
+  contact('C-1004', 'Katherine Johnson', '+447700900123', 'katherine@example.com', 'gold'),
+];
+
+function contact(id: string, name: string, phone: string, email: string, tier: string) {
+  return {
+    id,
+    name,
+    phone,
+    email,
+    tier,
+    address: { city: 'Springfield', country: 'US' },
+    notes: 'internal notes that must never reach a token',
+    created_at: '2024-01-15T10:00:00Z',
+  };
+}
+
+export interface DemoCrm {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Speaks the generic CRM protocol of sync-api.md on 127.0.0.1. */
+export async function startDemoCrm(options: { apiKey: string; port?: number }): Promise<DemoCrm> {
+  const server: Server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'POST') return reply(405, { error: 'use POST' });
+    if (req.headers['x-api-key'] !== options.apiKey) return reply(401, { error: 'bad api key' });
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      let query: { phoneNumber?: unknown; email?: unknown };
+      try {
+        query = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return reply(400, { error: 'bad json' });
+      }
+      const match = DEMO_CONTACTS.find(
+        (c) =>
+          c.phone === query.phoneNumber || (query.email !== undefined && c.email === query.email),
+      );
+      return match ? reply(200, match) : reply(404, { error: 'no such contact' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/contacts/lookup`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,157 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { ClaimFields } from '../domain/claims.ts';
+import type { LeaseAttempt, StampEntry, StampStore, SyncStamp } from '../domain/ports.ts';
+
+export interface DynamoDbStampStoreOptions {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  /** Days a stamp is kept after it stops being fresh (the TTL attribute); it serves `stale`. */
+  readonly retentionDays: number;
+}
+
+/** Attribute names of a stamp item; the table's key is `user_id`, its TTL attribute `expires_at`. */
+export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
+
+/** One item per user: the last CRM answer and, while a lookup is in flight, its lease. */
+export class DynamoDbStampStore implements StampStore {
+  private readonly client: DynamoDBClient;
+  private readonly tableName: string;
+  private readonly retentionSeconds: number;
+
+  constructor(options: DynamoDbStampStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.retentionSeconds = options.retentionDays * 86_400;
+  }
+
+  async get(userId: string, options?: { consistent?: boolean }): Promise<StampEntry | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { user_id: { S: userId } },
+        ConsistentRead: options?.consistent ?? false,
+      }),
+    );
+    return Item === undefined ? undefined : toEntry(userId, Item);
+  }
+
+  async acquireLease(
+    userId: string,
+    lease: { owner: string; now: number; until: number; basis: string; force: boolean },
+  ): Promise<LeaseAttempt> {
+    // Nobody else's lease is live, and (unless forced) no stamp answers this basis today.
+    const noLiveLease = '(attribute_not_exists(lease_until) OR lease_until <= :now)';
+    const notFresh =
+      '(attribute_not_exists(fresh_until) OR fresh_until <= :now OR basis <> :basis)';
+    const values: Record<string, AttributeValue> = {
+      ':owner': { S: lease.owner },
+      ':until': { N: String(lease.until) },
+      ':now': { N: String(lease.now) },
+      // A lease on a user the CRM never answered for must not live forever.
+      ':expires': { N: String(Math.ceil(lease.until / 1000) + 86_400) },
+    };
+    if (!lease.force) values[':basis'] = { S: lease.basis };
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { user_id: { S: userId } },
+          UpdateExpression:
+            'SET lease_owner = :owner, lease_until = :until, expires_at = if_not_exists(expires_at, :expires)',
+          ConditionExpression: lease.force ? noLiveLease : `${noLiveLease} AND ${notFresh}`,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { acquired: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // DynamoDB returns the item that failed the condition; a store that does not is read again.
+      const current =
+        error.Item === undefined
+          ? await this.get(userId, { consistent: true })
+          : toEntry(userId, error.Item);
+      return { acquired: false, current };
+    }
+  }
+
+  async put(stamp: SyncStamp): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          user_id: { S: stamp.userId },
+          status: { S: stamp.status },
+          crm_id: stamp.crmId === null ? { NULL: true } : { S: stamp.crmId },
+          fields: { S: JSON.stringify(stamp.fields) },
+          synced_at: { N: String(stamp.syncedAt) },
+          fresh_until: { N: String(stamp.freshUntil) },
+          basis: { S: stamp.basis },
+          expires_at: { N: String(Math.ceil(stamp.freshUntil / 1000) + this.retentionSeconds) },
+        },
+      }),
+    );
+  }
+
+  async releaseLease(userId: string, owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { user_id: { S: userId } },
+          UpdateExpression: 'REMOVE lease_owner, lease_until',
+          ConditionExpression: 'lease_owner = :owner',
+          ExpressionAttributeValues: { ':owner': { S: owner } },
+        }),
+      );
+    } catch (error) {
+      // Someone else's lease by now (ours expired): theirs is not ours to drop.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}
+
+function toEntry(userId: string, item: Record<string, AttributeValue>): StampEntry {
+  const leaseUntil = item.lease_until?.N;
+  const leaseOwner = item.lease_owner?.S;
+  return {
+    stamp: toStamp(userId, item),
+    lease:
+      leaseUntil !== undefined && leaseOwner !== undefined
+        ? { owner: leaseOwner, until: Number(leaseUntil) }
+        : undefined,
+  };
+}
+
+function toStamp(userId: string, item: Record<string, AttributeValue>): SyncStamp | undefined {
+  const status = item.status?.S;
+  const syncedAt = item.synced_at?.N;
+  const freshUntil = item.fresh_until?.N;
+  if ((status !== 'synced' && status !== 'not_found') || !syncedAt || !freshUntil) return;
+  return {
+    userId,
+    status,
+    crmId: item.crm_id?.S ?? null,
+    fields: parseFields(item.fields?.S),
+    syncedAt: Number(syncedAt),
+    freshUntil: Number(freshUntil),
+    basis: item.basis?.S ?? '',
+  };
+}
+
+function parseFields(text: string | undefined): ClaimFields {
+  if (text === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as ClaimFields) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,199 @@
+import * as z from 'zod/mini';
+import { buildClaimMapping, type ClaimMapping, ClaimMappingError } from './domain/claims.ts';
+import { type CountryCode, isCountryCode } from './domain/phone.ts';
+import { parseSigningSecrets } from './domain/signature.ts';
+import { isValidTimeZone } from './domain/sync-day.ts';
+import type { MatchKeyKind } from './domain/sync-request.ts';
+
+/** A secret given inline (local stack, tests) or by Secrets Manager id (deployed). */
+export type SecretSetting =
+  | { readonly source: 'inline'; readonly value: string }
+  | { readonly source: 'secrets-manager'; readonly secretId: string };
+
+export interface SyncServiceConfig {
+  readonly tableName: string;
+  readonly signingSecret: SecretSetting;
+  readonly crmUrl: string;
+  readonly crmApiKey: SecretSetting;
+  readonly crmTimeoutMs: number;
+  readonly matchKeys: readonly MatchKeyKind[];
+  readonly defaultPhoneCountry: CountryCode | undefined;
+  readonly mapping: ClaimMapping;
+  readonly timeZone: string;
+  readonly notFoundFreshSeconds: number;
+  readonly staleRetrySeconds: number;
+  readonly stampRetentionDays: number;
+  readonly secretsMaxAgeSeconds: number;
+  readonly rateLimitPerSecond: number;
+  readonly rateLimitBurst: number;
+}
+
+const int = (min: number, max: number, fallback: number) =>
+  z._default(
+    z.coerce
+      .number()
+      .check(
+        z.int('must be a whole number'),
+        z.minimum(min, `must be at least ${min}`),
+        z.maximum(max, `must be at most ${max}`),
+      ),
+    fallback,
+  );
+
+// An empty variable counts as unset: CloudFormation and shells both produce them.
+const optionalText = z.pipe(
+  z.transform((value: unknown) =>
+    typeof value === 'string' && value.trim() === '' ? undefined : value,
+  ),
+  z.optional(z.string()),
+);
+
+const text = (fallback: string) => z._default(z.string(), fallback);
+
+/**
+ * Every setting of the sync service, by environment variable (documented in the README).
+ * zod/mini: the full zod build would add ~440 KiB to the Lambda bundle and its cold start.
+ */
+const environment = z
+  .object({
+    TABLE_NAME: z.string().check(z.minLength(3, 'must name the DynamoDB table of sync stamps')),
+    SYNC_SIGNING_SECRET: optionalText,
+    SYNC_SIGNING_SECRET_ARN: optionalText,
+    CRM_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    CRM_API_KEY: optionalText,
+    CRM_API_KEY_SECRET_ARN: optionalText,
+    CRM_TIMEOUT_MS: int(100, 10_000, 2_500),
+    CRM_ID_PATH: text('id'),
+    CRM_MATCH_KEYS: z.pipe(
+      z.pipe(
+        text('phone'),
+        z.transform((value) => value.split(',').map((k) => k.trim())),
+      ),
+      z.array(z.enum(['phone', 'email'], 'must list phone and/or email')).check(
+        z.minLength(1),
+        z.refine((keys) => new Set(keys).size === keys.length, 'must not repeat a key'),
+      ),
+    ),
+    DEFAULT_PHONE_COUNTRY: z.pipe(
+      optionalText,
+      z.optional(
+        z
+          .string()
+          .check(z.refine(isCountryCode, 'must be an ISO 3166 country code such as US or GB')),
+      ),
+    ),
+    CLAIM_NAMESPACE: text('https://crm.example.com/'),
+    CLAIM_MAP: optionalText,
+    CLAIM_VALUE_MAX_LENGTH: int(1, 2_048, 256),
+    SYNC_TIME_ZONE: z._default(
+      z.string().check(z.refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Paris')),
+      'UTC',
+    ),
+    NOT_FOUND_FRESH_SECONDS: int(0, 86_400, 3_600),
+    STALE_RETRY_SECONDS: int(0, 86_400, 300),
+    STAMP_RETENTION_DAYS: int(1, 3_650, 35),
+    SECRETS_MAX_AGE_SECONDS: int(0, 86_400, 300),
+    RATE_LIMIT_PER_SECOND: int(0, 1_000_000, 0),
+    RATE_LIMIT_BURST: z.optional(
+      z.coerce.number().check(z.int('must be a whole number'), z.minimum(1, 'must be at least 1')),
+    ),
+  })
+  .check(
+    z.refine((env) => Boolean(env.SYNC_SIGNING_SECRET || env.SYNC_SIGNING_SECRET_ARN), {
+      path: ['SYNC_SIGNING_SECRET'],
+      error: 'set SYNC_SIGNING_SECRET or SYNC_SIGNING_SECRET_ARN',
+    }),
+    z.refine((env) => Boolean(env.CRM_API_KEY || env.CRM_API_KEY_SECRET_ARN), {
+      path: ['CRM_API_KEY'],
+      error: 'set CRM_API_KEY or CRM_API_KEY_SECRET_ARN',
+    }),
+  );
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the service's settings once, at start; the message names every wrong setting. */
+export function loadSyncServiceConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): SyncServiceConfig {
+  const parsed = environment.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `${i.path.join('.') || 'config'}: ${i.message}`,
+    );
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const idPath = e.CRM_ID_PATH;
+  const fields = setting('CLAIM_MAP', () => parseClaimMap(e.CLAIM_MAP)) ?? {
+    crm_id: idPath,
+    name: 'name',
+  };
+  const mapping = setting('CLAIM_MAP', () =>
+    buildClaimMapping({
+      namespace: e.CLAIM_NAMESPACE,
+      idPath,
+      fields,
+      maxValueLength: e.CLAIM_VALUE_MAX_LENGTH,
+    }),
+  );
+  if (e.SYNC_SIGNING_SECRET) {
+    setting('SYNC_SIGNING_SECRET', () => parseSigningSecrets(e.SYNC_SIGNING_SECRET ?? ''));
+  }
+  return {
+    tableName: e.TABLE_NAME,
+    signingSecret: secretSetting(e.SYNC_SIGNING_SECRET, e.SYNC_SIGNING_SECRET_ARN),
+    crmUrl: e.CRM_URL,
+    crmApiKey: secretSetting(e.CRM_API_KEY, e.CRM_API_KEY_SECRET_ARN),
+    crmTimeoutMs: e.CRM_TIMEOUT_MS,
+    matchKeys: e.CRM_MATCH_KEYS,
+    defaultPhoneCountry: e.DEFAULT_PHONE_COUNTRY as CountryCode | undefined,
+    mapping,
+    timeZone: e.SYNC_TIME_ZONE,
+    notFoundFreshSeconds: e.NOT_FOUND_FRESH_SECONDS,
+    staleRetrySeconds: e.STALE_RETRY_SECONDS,
+    stampRetentionDays: e.STAMP_RETENTION_DAYS,
+    secretsMaxAgeSeconds: e.SECRETS_MAX_AGE_SECONDS,
+    rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
+    rateLimitBurst: e.RATE_LIMIT_BURST ?? Math.max(1, e.RATE_LIMIT_PER_SECOND * 2),
+  };
+}
+
+function secretSetting(inline: string | undefined, secretId: string | undefined): SecretSetting {
+  return inline
+    ? { source: 'inline', value: inline }
+    : { source: 'secrets-manager', secretId: secretId ?? '' };
+}
+
+function parseClaimMap(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('must be a JSON object such as {"crm_id":"id","name":"name"}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('must be a JSON object of claim name to CRM field path');
+  }
+  for (const value of Object.values(parsed)) {
+    if (typeof value !== 'string') throw new Error('every CRM field path must be a string');
+  }
+  return parsed as Record<string, string>;
+}
+
+const MAPPING_SETTINGS = {
+  namespace: 'CLAIM_NAMESPACE',
+  idPath: 'CRM_ID_PATH',
+  fields: 'CLAIM_MAP',
+} as const;
+
+function setting<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    const named = error instanceof ClaimMappingError ? MAPPING_SETTINGS[error.setting] : name;
+    throw new ConfigError(`Invalid configuration: ${named}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,257 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type ClaimMapping, mapFields, readCrmId } from './claims.ts';
+import { SyncApiError } from './errors.ts';
+import {
+  CrmFailure,
+  type CrmLookup,
+  type StampEntry,
+  type StampStore,
+  type SyncStamp,
+} from './ports.ts';
+import { freshUntil } from './sync-day.ts';
+import type { MatchKey, SyncRequest } from './sync-request.ts';
+
+export interface SyncPolicy {
+  readonly mapping: ClaimMapping;
+  /** IANA zone whose calendar day bounds a stamp's freshness. */
+  readonly timeZone: string;
+  /** A "no such user" answer stays fresh this long (the person may be added to the CRM today). */
+  readonly notFoundFreshSeconds: number;
+  /** After a CRM failure, the caller may reuse the last known data this long before asking again. */
+  readonly staleRetrySeconds: number;
+  /** How long a lookup in flight keeps others from asking the CRM; outlives the CRM timeout. */
+  readonly leaseMs: number;
+  /** How long a concurrent request waits for another instance's lookup before falling back. */
+  readonly leaseWaitMs: number;
+}
+
+export type SyncStatus = 'synced' | 'cached' | 'not_found' | 'stale';
+
+export interface SyncOutcome {
+  readonly status: SyncStatus;
+  readonly crmId: string | null;
+  readonly fields: SyncStamp['fields'];
+  readonly syncedAt: number;
+  readonly freshUntil: number;
+  /** Milliseconds the CRM took, when it was asked. */
+  readonly crmMs?: number;
+}
+
+/** A fault the service absorbed (it still answered); for logs and metrics. */
+export interface AbsorbedFault {
+  readonly operation:
+    | 'stamp_read'
+    | 'stamp_lease'
+    | 'stamp_write'
+    | 'lease_release'
+    | 'crm'
+    | 'secret_read';
+  readonly error: unknown;
+}
+
+export interface SyncDependencies {
+  readonly crm: CrmLookup;
+  readonly stamps: StampStore;
+  readonly policy: SyncPolicy;
+  readonly clock?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly onFault?: (fault: AbsorbedFault) => void;
+}
+
+/**
+ * The sync use case: answer from today's stamp when there is one, otherwise ask the CRM —
+ * at most once per user per sync day across every instance, guarded by a lease in the store.
+ */
+export class SyncService {
+  private readonly crm: CrmLookup;
+  private readonly stamps: StampStore;
+  private readonly policy: SyncPolicy;
+  private readonly clock: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly onFault: (fault: AbsorbedFault) => void;
+  private readonly mappingFingerprint: string;
+
+  constructor(deps: SyncDependencies) {
+    this.crm = deps.crm;
+    this.stamps = deps.stamps;
+    this.policy = deps.policy;
+    this.clock = deps.clock ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.onFault = deps.onFault ?? (() => {});
+    const { idPath, fields, maxValueLength } = deps.policy.mapping;
+    this.mappingFingerprint = JSON.stringify([idPath, fields, maxValueLength]);
+  }
+
+  async sync(request: SyncRequest): Promise<SyncOutcome> {
+    const now = this.clock();
+    const basis = this.basisOf(request.matchKey);
+    let entry: StampEntry | undefined;
+    try {
+      entry = await this.stamps.get(request.userId);
+    } catch (error) {
+      this.onFault({ operation: 'stamp_read', error });
+      return this.lookUpWithoutStore(request, basis, now);
+    }
+    if (!request.force && isFresh(entry?.stamp, basis, now)) return cached(entry.stamp);
+
+    const owner = randomUUID();
+    let attempt: Awaited<ReturnType<StampStore['acquireLease']>>;
+    try {
+      attempt = await this.stamps.acquireLease(request.userId, {
+        owner,
+        now,
+        until: now + this.policy.leaseMs,
+        basis,
+        force: request.force,
+      });
+    } catch (error) {
+      this.onFault({ operation: 'stamp_lease', error });
+      return this.lookUpWithoutStore(request, basis, now);
+    }
+    if (attempt.acquired) return this.lookUp(request, basis, owner, entry?.stamp);
+
+    const current = attempt.current;
+    if (!request.force && isFresh(current?.stamp, basis, now)) return cached(current.stamp);
+    return this.awaitOtherLookup(request, basis, now, current ?? entry);
+  }
+
+  private async lookUp(
+    request: SyncRequest,
+    basis: string,
+    owner: string,
+    previous: SyncStamp | undefined,
+  ): Promise<SyncOutcome> {
+    const started = this.clock();
+    let stamp: SyncStamp;
+    try {
+      stamp = this.stampFrom(request.userId, basis, await this.crm.find(request.matchKey), started);
+    } catch (error) {
+      this.onFault({ operation: 'crm', error });
+      await this.stamps.releaseLease(request.userId, owner).catch((releaseError: unknown) => {
+        this.onFault({ operation: 'lease_release', error: releaseError });
+      });
+      return this.fallBack(previous, started);
+    }
+    const crmMs = this.clock() - started;
+    try {
+      await this.stamps.put(stamp);
+    } catch (error) {
+      // The caller still gets today's data; the next login simply asks the CRM again.
+      this.onFault({ operation: 'stamp_write', error });
+    }
+    return { ...outcomeOf(stamp, stamp.status), crmMs };
+  }
+
+  /** Another instance is asking the CRM for this user right now: wait for its stamp. */
+  private async awaitOtherLookup(
+    request: SyncRequest,
+    basis: string,
+    requestedAt: number,
+    seen: StampEntry | undefined,
+  ): Promise<SyncOutcome> {
+    const deadline = requestedAt + this.policy.leaseWaitMs;
+    const acceptable = (stamp: SyncStamp | undefined): stamp is SyncStamp =>
+      isFresh(stamp, basis, this.clock()) && (!request.force || stamp.syncedAt >= requestedAt);
+    let latest = seen;
+    let delay = 25;
+    while (latest?.lease !== undefined && latest.lease.until > this.clock()) {
+      const remaining = deadline - this.clock();
+      if (remaining <= 0) break;
+      await this.sleep(Math.min(delay, remaining));
+      delay = Math.min(delay * 2, 200);
+      try {
+        latest = await this.stamps.get(request.userId, { consistent: true });
+      } catch (error) {
+        this.onFault({ operation: 'stamp_read', error });
+        break;
+      }
+      if (acceptable(latest?.stamp)) return cached(latest.stamp);
+    }
+    // The other lookup failed, died or is still running: serve what is known without asking.
+    return this.fallBack(latest?.stamp ?? seen?.stamp, this.clock());
+  }
+
+  /** The store is unavailable: still answer the login, without stamp or lease. */
+  private async lookUpWithoutStore(
+    request: SyncRequest,
+    basis: string,
+    now: number,
+  ): Promise<SyncOutcome> {
+    let stamp: SyncStamp;
+    try {
+      stamp = this.stampFrom(request.userId, basis, await this.crm.find(request.matchKey), now);
+    } catch (error) {
+      this.onFault({ operation: 'crm', error });
+      return this.fallBack(undefined, now);
+    }
+    return { ...outcomeOf(stamp, stamp.status), crmMs: this.clock() - now };
+  }
+
+  private stampFrom(
+    userId: string,
+    basis: string,
+    record: Readonly<Record<string, unknown>> | null,
+    now: number,
+  ): SyncStamp {
+    const { mapping, timeZone, notFoundFreshSeconds } = this.policy;
+    if (record === null) {
+      return {
+        userId,
+        basis,
+        status: 'not_found',
+        crmId: null,
+        fields: {},
+        syncedAt: now,
+        freshUntil: freshUntil(new Date(now), timeZone, notFoundFreshSeconds).getTime(),
+      };
+    }
+    const crmId = readCrmId(record, mapping);
+    if (crmId === undefined) throw new CrmFailure('invalid_response');
+    return {
+      userId,
+      basis,
+      status: 'synced',
+      crmId,
+      fields: mapFields(record, mapping),
+      syncedAt: now,
+      freshUntil: freshUntil(new Date(now), timeZone).getTime(),
+    };
+  }
+
+  private fallBack(previous: SyncStamp | undefined, now: number): SyncOutcome {
+    if (previous === undefined) {
+      throw new SyncApiError(
+        'crm_unavailable',
+        'the CRM did not answer and nothing is known about this user yet; try again later',
+      );
+    }
+    const retryAt = freshUntil(new Date(now), this.policy.timeZone, this.policy.staleRetrySeconds);
+    return { ...outcomeOf(previous, 'stale'), freshUntil: retryAt.getTime() };
+  }
+
+  private basisOf(key: MatchKey): string {
+    const value = key.kind === 'phone' ? key.e164 : key.email;
+    return createHash('sha256')
+      .update(`${key.kind}\0${value}\0${this.mappingFingerprint}`)
+      .digest('base64url')
+      .slice(0, 22);
+  }
+}
+
+function isFresh(stamp: SyncStamp | undefined, basis: string, now: number): stamp is SyncStamp {
+  return stamp !== undefined && stamp.basis === basis && stamp.freshUntil > now;
+}
+
+function cached(stamp: SyncStamp): SyncOutcome {
+  return outcomeOf(stamp, 'cached');
+}
+
+function outcomeOf(stamp: SyncStamp, status: SyncOutcome['status']): SyncOutcome {
+  return {
+    status,
+    crmId: stamp.crmId,
+    fields: stamp.fields,
+    syncedAt: stamp.syncedAt,
+    freshUntil: stamp.freshUntil,
+  };
+}

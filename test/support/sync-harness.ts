@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import { buildSyncApi } from '#functions/sync/wiring.ts';
+import { startEmbeddedDynamoDb } from '#infra/local/embedded-dynamodb.ts';
+import { ensureStampTable } from '#infra/local/stamp-table.ts';
+import { loadSyncServiceConfig } from '#shared/config.ts';
+import { sign } from '#shared/domain/signature.ts';
+import { type CrmServer, startCrmServer } from './crm-server.ts';
+import { TEST_SECRETS } from './pii.ts';
+
+export const ADA = {
+  id: 'C-1001',
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  tier: 'gold',
+  address: { city: 'London' },
+  notes: 'never in a token',
+};
+export const GRACE = { id: 'C-1002', name: 'Grace Hopper', tier: 'silver' };
+export const CONTACTS = { '+15550100001': ADA, '+15550100002': GRACE };
+
+export interface InvokeOptions {
+  body?: unknown;
+  /** Sent as-is instead of JSON-encoding `body`. */
+  rawBody?: string;
+  secret?: string | null;
+  timestamp?: number;
+  headers?: Record<string, string>;
+  method?: string;
+  path?: string;
+  base64?: boolean;
+}
+
+export interface InvokeResult {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies by the contract's shape
+  body: any;
+  headers: Record<string, string>;
+}
+
+/** Counts the DynamoDB commands a client sends, by command name. */
+export function countCommands(client: DynamoDBClient): Map<string, number> {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName);
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCommands' },
+  );
+  return counts;
+}
+
+/**
+ * The sync handler wired as deployed (buildSyncApi), against a real dynalite and a real CRM
+ * HTTP server, with a clock the test moves.
+ */
+export async function startSyncHarness(
+  options: {
+    env?: Record<string, string>;
+    crm?: CrmServer;
+    contacts?: Record<string, Record<string, unknown>>;
+    /** Let time run (leases expire, waits time out) instead of the test moving the clock. */
+    realTime?: boolean;
+  } = {},
+) {
+  const dynamo = await startEmbeddedDynamoDb();
+  const crm = options.crm ?? (await startCrmServer(options.contacts ?? CONTACTS));
+  const tableName = `stamps-${randomUUID().slice(0, 8)}`;
+  const setupClient = dynamo.client();
+  await ensureStampTable(setupClient, tableName);
+  setupClient.destroy();
+
+  const clock = { now: Date.parse('2026-11-26T08:15:00.000Z') };
+  const config = loadSyncServiceConfig({
+    TABLE_NAME: tableName,
+    SYNC_SIGNING_SECRET: `${TEST_SECRETS.signing},${TEST_SECRETS.previousSigning}`,
+    CRM_URL: crm.url,
+    CRM_API_KEY: TEST_SECRETS.crmApiKey,
+    ...options.env,
+  });
+  const clients: DynamoDBClient[] = [];
+  const instance = (dynamodb = dynamo.client()) => {
+    clients.push(dynamodb);
+    const commands = countCommands(dynamodb);
+    const now = options.realTime ? Date.now : () => clock.now;
+    const handler = buildSyncApi(config, { dynamodb, clock: now });
+    const invoke = async (opts: InvokeOptions = {}): Promise<InvokeResult> => {
+      const result = await handler(event(opts, now()), context());
+      return {
+        status: result.statusCode,
+        body: result.body ? JSON.parse(result.body) : undefined,
+        headers: (result.headers ?? {}) as Record<string, string>,
+      };
+    };
+    return { handler, invoke, commands, dynamodb };
+  };
+  const main = instance();
+  return {
+    ...main,
+    instance,
+    crm,
+    clock,
+    config,
+    tableName,
+    dynamoEndpoint: dynamo.endpoint,
+    async close() {
+      for (const c of clients) c.destroy();
+      await dynamo.close();
+      if (!options.crm) await crm.close();
+    },
+  };
+}
+
+export type SyncHarness = Awaited<ReturnType<typeof startSyncHarness>>;
+
+export function event(opts: InvokeOptions, now: number) {
+  const text = opts.rawBody ?? JSON.stringify(opts.body ?? {});
+  const secret = opts.secret === undefined ? TEST_SECRETS.signing : opts.secret;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  if (secret !== null) {
+    headers['x-sync-signature'] = sign(secret, opts.timestamp ?? Math.floor(now / 1000), text);
+  }
+  const method = opts.method ?? 'POST';
+  const path = opts.path ?? '/v1/sync';
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers,
+    requestContext: {
+      accountId: 'test',
+      apiId: 'test',
+      domainName: 'test',
+      domainPrefix: 'test',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    body: opts.base64 ? Buffer.from(text).toString('base64') : text,
+    isBase64Encoded: opts.base64 ?? false,
+  };
+}
+
+export function context(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'crm-sync-test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:crm-sync-test',
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/crm-sync-test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
