@@ -17,6 +17,8 @@ const MAX_INPUT_LENGTH = 64;
  */
 const TRAILING_EXTENSION = /(?:ext(?:ension)?|x)\s*[.:=]?\s*\d+\s*#?\s*$/i;
 const LETTER = /\p{L}/u;
+/** Tabs, no-break and thin spaces come with pasted numbers; the parser only skips plain spaces. */
+const WHITESPACE = /\s+/gu;
 const E164 = /^\+[1-9]\d{1,14}$/;
 
 const REJECTED: PhoneResult = { ok: false };
@@ -33,11 +35,12 @@ export function normalisePhoneNumber(input: string, defaultCountry?: CountryCode
   if (typeof input !== 'string' || input.length === 0 || input.length > MAX_INPUT_LENGTH) {
     return REJECTED;
   }
-  if (LETTER.test(input.replace(TRAILING_EXTENSION, ''))) return REJECTED;
+  const text = input.replace(WHITESPACE, ' ').trim();
+  if (text === '' || LETTER.test(text.replace(TRAILING_EXTENSION, ''))) return REJECTED;
   try {
     // Without `extract: false` the parser would pick a number out of any surrounding text.
     const phoneNumber = parsePhoneNumberFromString(
-      input,
+      text,
       defaultCountry === undefined ? { extract: false } : { defaultCountry, extract: false },
     );
     if (phoneNumber === undefined || !phoneNumber.isPossible()) return REJECTED;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sign } from '#shared/domain/signature.ts';
+import { startCrmServer } from '#test/support/crm-server.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-local-'));
@@ -105,6 +106,28 @@ describe('npm start', () => {
       expect(res.body.fresh_until).toMatch(/T18:30:00\.000Z$/);
     } finally {
       await stop(stack.child);
+    }
+  });
+
+  it('uses the CRM at CRM_URL with CRM_API_KEY, and accepts the previous secret of a comma list', async () => {
+    const crm = await startCrmServer({ '+15550100003': { id: 'X-77', name: 'Alan Turing' } });
+    const stack = await startLocalStack({
+      SYNC_SIGNING_SECRET: `${TEST_SECRETS.signing},${TEST_SECRETS.previousSigning}`,
+      CRM_URL: crm.url,
+      CRM_API_KEY: TEST_SECRETS.crmApiKey,
+    });
+    try {
+      expect(stack.output()).not.toContain('demo CRM at');
+      const res = await post(
+        stack.url,
+        { user_id: 'sms|local-crm', phone_number: '+15550100003' },
+        TEST_SECRETS.previousSigning,
+      );
+      expect(res.body).toMatchObject({ status: 'synced', crm_id: 'X-77' });
+      expect(crm.requests.at(-1)?.headers['x-api-key']).toBe(TEST_SECRETS.crmApiKey);
+    } finally {
+      await stop(stack.child);
+      await crm.close();
     }
   });
 });

@@ -1,0 +1,196 @@
+import { sign } from '#shared/domain/signature.ts';
+import type { ClaimValue, PostLoginApi, PostLoginEvent } from './auth0-types.ts';
+
+/**
+ * The post-login Action (../shared/specs/auth0-action.md). Fresh CRM data in app_metadata means
+ * no call at all; otherwise one signed call to the sync API, cut off after SYNC_TIMEOUT_MS. It
+ * never throws and never logs a phone number, email, secret or signature.
+ */
+export async function onExecutePostLogin(event: PostLoginEvent, api: PostLoginApi): Promise<void> {
+  const settings = readSettings(event?.secrets ?? {});
+  const known = readCrmMetadata(event?.user?.app_metadata?.crm);
+  try {
+    // Refresh-token exchanges happen in the background, often; the last login's data serves.
+    if (event.transaction?.protocol === 'oauth2-refresh-token') {
+      if (known) setClaims(api, claimsFrom(known), settings.accessTokenClaims);
+      return;
+    }
+    if (known && Date.parse(known.fresh_until) > Date.now()) {
+      setClaims(api, claimsFrom(known), settings.accessTokenClaims);
+      return;
+    }
+    const { phone_number, email } = event.user;
+    if (!phone_number && !email) {
+      // Nothing the CRM could match on: not a failure of the service, so never a denial.
+      log('skipped', { reason: 'no_match_key' });
+      if (known) setClaims(api, claimsFrom(known), settings.accessTokenClaims);
+      return;
+    }
+    const result = await callSync(settings, {
+      user_id: event.user.user_id,
+      ...(phone_number ? { phone_number } : {}),
+      ...(email ? { email } : {}),
+    });
+    if (result.ok) {
+      setClaims(api, result.answer.claims, settings.accessTokenClaims);
+      if (!sameJson(result.answer.app_metadata, event.user.app_metadata?.crm)) {
+        api.user.setAppMetadata('crm', result.answer.app_metadata);
+      }
+      log('synced', { status: result.answer.status, ms: result.ms });
+      return;
+    }
+    failed(api, settings, known, result.reason, result.ms);
+  } catch (error) {
+    failed(api, settings, known, error instanceof Error ? error.name : 'error', undefined);
+  }
+}
+
+interface Settings {
+  readonly url: string | undefined;
+  readonly secret: string | undefined;
+  readonly timeoutMs: number;
+  readonly failClosed: boolean;
+  readonly accessTokenClaims: boolean;
+}
+
+/** What the sync API stores at app_metadata.crm (sync-response.ts); checked, never trusted. */
+interface CrmMetadata {
+  readonly id: string | null;
+  readonly synced_at: string;
+  readonly fresh_until: string;
+  readonly namespace: string;
+  readonly fields: Record<string, ClaimValue>;
+}
+
+interface SyncAnswer {
+  readonly status: string;
+  readonly claims: Record<string, ClaimValue>;
+  readonly app_metadata: CrmMetadata;
+}
+
+type SyncResult =
+  | { ok: true; answer: SyncAnswer; ms: number }
+  | { ok: false; reason: string; ms: number };
+
+const DEFAULT_TIMEOUT_MS = 3_000;
+// Auth0 stops a trigger after 20 s; leave room for the other Actions in the flow.
+const MAX_TIMEOUT_MS = 15_000;
+
+function readSettings(secrets: PostLoginEvent['secrets']): Settings {
+  const timeout = Number(secrets.SYNC_TIMEOUT_MS);
+  return {
+    url: secrets.SYNC_API_URL,
+    secret: secrets.SYNC_SIGNING_SECRET,
+    timeoutMs:
+      Number.isFinite(timeout) && timeout > 0
+        ? Math.min(timeout, MAX_TIMEOUT_MS)
+        : DEFAULT_TIMEOUT_MS,
+    failClosed: secrets.FAIL_MODE?.trim().toLowerCase() === 'closed',
+    accessTokenClaims: secrets.ACCESS_TOKEN_CLAIMS?.trim().toLowerCase() === 'true',
+  };
+}
+
+async function callSync(settings: Settings, body: Record<string, string>): Promise<SyncResult> {
+  const started = Date.now();
+  const elapsed = () => Date.now() - started;
+  if (!settings.url || !settings.secret) return { ok: false, reason: 'not_configured', ms: 0 };
+  const text = JSON.stringify(body);
+  const signal = AbortSignal.timeout(settings.timeoutMs);
+  try {
+    const response = await fetch(settings.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-sync-signature': sign(settings.secret, Math.floor(Date.now() / 1000), text),
+      },
+      body: text,
+      signal,
+    });
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return { ok: false, reason: `http_${response.status}`, ms: elapsed() };
+    }
+    const answer = readSyncAnswer(await response.json());
+    return answer
+      ? { ok: true, answer, ms: elapsed() }
+      : { ok: false, reason: 'invalid_response', ms: elapsed() };
+  } catch {
+    return { ok: false, reason: signal.aborted ? 'timeout' : 'network', ms: elapsed() };
+  }
+}
+
+function failed(
+  api: PostLoginApi,
+  settings: Settings,
+  known: CrmMetadata | undefined,
+  reason: string,
+  ms: number | undefined,
+): void {
+  log('failed', { reason, fail_mode: settings.failClosed ? 'closed' : 'open', ms });
+  if (settings.failClosed) {
+    api.access.deny('Your account could not be verified right now. Please try again shortly.');
+    return;
+  }
+  if (known) setClaims(api, claimsFrom(known), settings.accessTokenClaims);
+}
+
+function setClaims(api: PostLoginApi, claims: Record<string, ClaimValue>, accessToken: boolean) {
+  for (const [name, value] of Object.entries(claims)) {
+    api.idToken.setCustomClaim(name, value);
+    if (accessToken) api.accessToken.setCustomClaim(name, value);
+  }
+}
+
+/** The same claims the sync API returned when it wrote this metadata. */
+function claimsFrom(crm: CrmMetadata): Record<string, ClaimValue> {
+  const claims: Record<string, ClaimValue> = {};
+  for (const [name, value] of Object.entries(crm.fields)) claims[`${crm.namespace}${name}`] = value;
+  return claims;
+}
+
+function readCrmMetadata(value: unknown): CrmMetadata | undefined {
+  if (!isObject(value)) return;
+  const { id, synced_at, fresh_until, namespace, fields } = value;
+  if (id !== null && typeof id !== 'string') return;
+  if (typeof synced_at !== 'string' || typeof fresh_until !== 'string') return;
+  if (typeof namespace !== 'string' || !isObject(fields)) return;
+  const scalars: Record<string, ClaimValue> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') scalars[k] = v;
+  }
+  return { id, synced_at, fresh_until, namespace, fields: scalars };
+}
+
+function readSyncAnswer(value: unknown): SyncAnswer | undefined {
+  if (!isObject(value) || typeof value.status !== 'string' || !isObject(value.claims)) return;
+  const metadata = readCrmMetadata(value.app_metadata);
+  if (!metadata) return;
+  return {
+    status: value.status,
+    claims: value.claims as Record<string, ClaimValue>,
+    app_metadata: value.app_metadata as unknown as CrmMetadata,
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Key order does not matter to Auth0, so compare canonical forms. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+/** One JSON line per login, for Auth0's real-time logs: outcomes and timings, no personal data. */
+function log(outcome: string, details: Record<string, unknown>): void {
+  console.log(JSON.stringify({ source: 'auth0-crm-sync', outcome, ...details }));
+}
