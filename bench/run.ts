@@ -1,9 +1,10 @@
+import { benchAction } from './action.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchSyncHandler } from './sync-handler.ts';
 
 /**
  * `npm run bench`: prints figures; nothing here asserts on time.
- * `--quick` for a smoke run, `--only=sync,cold` to pick sections.
+ * `--quick` for a smoke run, `--only=sync,action,cold` to pick sections.
  */
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
     `auth0-crm-sync benchmarks — ${new Date().toISOString()} — Node ${process.version}, ${process.arch}`,
   ];
   if (wanted('sync')) lines.push('', ...(await benchSyncHandler(quick ? 200 : 3_000)));
+  if (wanted('action')) lines.push('', ...(await benchAction(quick ? 100 : 500)));
   if (wanted('cold')) {
     lines.push('', ...(await benchColdStart('functions/sync/handler.ts', quick ? 3 : 15)));
   }

@@ -8,7 +8,7 @@ import {
   loadBuiltAction,
   simulateLogin,
   type TenantUser,
-} from '#test/support/auth0-runtime.ts';
+} from '#infra/local/auth0-runtime.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 

@@ -47,10 +47,26 @@ export async function simulateLogin(
   const pendingMetadata = new Map<string, unknown>();
   let denied: string | undefined;
   const api: PostLoginApi = {
-    idToken: { setCustomClaim: (name, value) => void (idToken[name] = value) },
-    accessToken: { setCustomClaim: (name, value) => void (accessToken[name] = value) },
-    user: { setAppMetadata: (key, value) => void pendingMetadata.set(key, structuredClone(value)) },
-    access: { deny: (reason) => void (denied ??= reason) },
+    idToken: {
+      setCustomClaim: (name, value) => {
+        idToken[name] = value;
+      },
+    },
+    accessToken: {
+      setCustomClaim: (name, value) => {
+        accessToken[name] = value;
+      },
+    },
+    user: {
+      setAppMetadata: (key, value) => {
+        pendingMetadata.set(key, structuredClone(value));
+      },
+    },
+    access: {
+      deny: (reason) => {
+        denied ??= reason;
+      },
+    },
   };
   const event: PostLoginEvent = {
     user: structuredClone(user),

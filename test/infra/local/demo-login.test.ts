@@ -1,0 +1,26 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-demo-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('npm run demo:login', () => {
+  it('shows a first login that calls the sync API and a second one that makes no call', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'infra/local/demo-login.ts', '+15550100002'],
+      { env: { ...process.env, LOCAL_DATA_DIR: dataDir, SYNC_API_URL: '' } },
+    );
+    expect(stdout).toMatch(
+      /First login of sms\|demo-\d+: 1 call\(s\) to the sync API, 1 metadata write/,
+    );
+    expect(stdout).toMatch(
+      /Second login of sms\|demo-\d+: 0 call\(s\) to the sync API, 0 metadata write/,
+    );
+    expect(stdout.match(/"https:\/\/crm\.example\.com\/name": "Grace Hopper"/g)).toHaveLength(2);
+  });
+});
