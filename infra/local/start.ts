@@ -21,7 +21,7 @@ async function main(): Promise<void> {
       '',
       'Send a signed request (prints a curl line; add --send to send it):',
       `  npm run -s sign -- '${example}'`,
-      'Or run the Auth0 Action against it: npm run demo:login -- +15550100001',
+      "Or run the Auth0 Action against it: npm run demo:login -- '+1 555 010 0001'",
       '',
       'Ctrl-C stops it.',
       '',

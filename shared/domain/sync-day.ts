@@ -9,8 +9,9 @@
 const HOUR_MS = 3_600_000;
 
 /**
- * Modern DST days last at most 26 hours (Antarctica/Troll moves by two), so the next day has begun
- * 27 hours from any instant. A few 19th-century zone changes repeated a whole date, hence the cap.
+ * DST days last at most 26 hours (Antarctica/Troll moves by two), so the next day has usually
+ * begun 27 hours after any instant. One-off zone changes made longer days (Antarctica/Vostok in
+ * 1994, Alaska repeating a whole date in 1867), so the search widens, up to a week.
  */
 const SEARCH_WINDOW_MS = 27 * HOUR_MS;
 const MAX_SEARCH_WINDOW_MS = 7 * 24 * HOUR_MS;
@@ -123,14 +124,15 @@ export function endOfSyncDay(now: Date, timeZone: string): Date {
   const nextMidnightWallClock = wallClockAsUtc(local.year, local.month, local.day + 1, 0, 0, 0, 0);
 
   // Usually the offset now still holds at midnight; if a transition falls in between, the offset
-  // at the first guess is the one in force at midnight.
+  // at the first guess is the one in force at midnight. When the clocks jump over midnight on the
+  // hour (Santiago: 24:00 becomes 01:00), the offset before the jump lands exactly on it.
   const firstGuess = nextMidnightWallClock - offsetAt(nowMs, local);
   if (isBoundary(firstGuess)) return new Date(firstGuess);
   const secondGuess = nextMidnightWallClock - offsetAt(firstGuess);
   if (secondGuess !== firstGuess && isBoundary(secondGuess)) return new Date(secondGuess);
 
-  // Midnight does not exist on this date (the clocks jump over it), so the day starts at the
-  // transition instant. Find it by bisection: `low` is always today, `high` never is.
+  // The day changes somewhere no guess lands on, e.g. clocks that jumped from 23:30 to 00:30
+  // (Toronto, 1919). Bisect to the exact millisecond: `low` is always today, `high` never is.
   let low = nowMs;
   let high = nowMs + SEARCH_WINDOW_MS;
   for (const guess of [firstGuess, secondGuess]) {

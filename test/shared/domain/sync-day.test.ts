@@ -58,37 +58,44 @@ function utcOffset(epochMs: number, timeZone: string): string {
     formatter = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
     offsetFormatters.set(timeZone, formatter);
   }
-  return formatter.format(epochMs);
+  return formatter.formatToParts(epochMs).find((part) => part.type === 'timeZoneName')?.value ?? '';
 }
 
-/** Days (as 00:00 UTC) on which each zone's offset changes, so generated instants hit them. */
-function offsetChangeDays(timeZone: string): number[] {
-  const days: number[] = [];
-  let previous = utcOffset(FROM, timeZone);
-  for (let day = FROM + DAY_MS; day < UNTIL; day += DAY_MS) {
-    const offset = utcOffset(day, timeZone);
-    if (offset !== previous) days.push(day - DAY_MS);
-    previous = offset;
+/** Instants at which each zone's offset changes (weekly scan, then bisection), to aim tests at. */
+function offsetChanges(timeZone: string): number[] {
+  const WEEK_MS = 7 * DAY_MS;
+  const changes: number[] = [];
+  for (let from = FROM; from < UNTIL; from += WEEK_MS) {
+    const before = utcOffset(from, timeZone);
+    if (utcOffset(from + WEEK_MS, timeZone) === before) continue;
+    let low = from;
+    let high = from + WEEK_MS;
+    while (high - low > 1_000) {
+      const middle = low + Math.floor((high - low) / 2);
+      if (utcOffset(middle, timeZone) === before) low = middle;
+      else high = middle;
+    }
+    changes.push(high);
   }
-  return days;
+  return changes;
 }
 
 const anyInstant = fc.integer({ min: FROM, max: UNTIL });
 
-const changeDaysByZone = TRICKY_ZONES.map((timeZone) => ({
+const changesByZone = TRICKY_ZONES.map((timeZone) => ({
   timeZone,
-  days: offsetChangeDays(timeZone),
-})).filter(({ days }) => days.length > 0);
+  changes: offsetChanges(timeZone),
+})).filter(({ changes }) => changes.length > 0);
 
 const zoneAndInstant = fc.oneof(
   fc.record({ timeZone: fc.constantFrom(...TRICKY_ZONES), epochMs: anyInstant }),
-  // Uniform instants almost never land on a DST change; these land within a day of one.
-  fc.constantFrom(...changeDaysByZone).chain(({ timeZone, days }) =>
+  // Uniform instants almost never land on a DST change; these land within 36 hours of one.
+  fc.constantFrom(...changesByZone).chain(({ timeZone, changes }) =>
     fc.record({
       timeZone: fc.constant(timeZone),
       epochMs: fc
-        .tuple(fc.constantFrom(...days), fc.integer({ min: -DAY_MS, max: 2 * DAY_MS }))
-        .map(([day, shift]) => day + shift),
+        .tuple(fc.constantFrom(...changes), fc.integer({ min: -36 * HOUR_MS, max: 36 * HOUR_MS }))
+        .map(([change, shift]) => change + shift),
     }),
   ),
 );
@@ -152,6 +159,14 @@ describe('endOfSyncDay', () => {
     expect(endOfSyncDay(new Date('2026-03-28T10:00:00Z'), 'Asia/Beirut').toISOString()).toBe(
       '2026-03-28T22:00:00.000Z',
     );
+  });
+
+  it('when the clocks jumped from 23:30 straight to 00:30 (Toronto, 1919), the day starts at 00:30', () => {
+    // Not at midnight and not on the hour: the only kind of day that needs the exact search.
+    const end = endOfSyncDay(new Date('1919-03-30T17:00:00Z'), 'America/Toronto');
+    expect(end.toISOString()).toBe('1919-03-31T04:30:00.000Z');
+    expect(localClock(end.getTime(), 'America/Toronto')).toBe('00:30:00.000');
+    expect(localClock(end.getTime() - 1, 'America/Toronto')).toBe('23:29:59.999');
   });
 
   it('zones with half-hour and 45-minute offsets end the day at their own midnight', () => {
