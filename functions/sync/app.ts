@@ -6,6 +6,7 @@ import { type RequestPolicy, readSyncRequest } from '#shared/domain/sync-request
 import { toSyncResponse } from '#shared/domain/sync-response.ts';
 import type { HttpResult } from './http.ts';
 import { json } from './http.ts';
+import { embeddedMetrics } from './metrics.ts';
 import {
   bodyLimit,
   contractErrors,
@@ -49,6 +50,15 @@ export function createSyncApi(deps: SyncApiDependencies) {
         match_key: request.matchKey.kind,
         forced: request.force,
         ...(outcome.crmMs === undefined ? {} : { crm_ms: outcome.crmMs }),
+        ...embeddedMetrics(
+          { Status: outcome.status },
+          {
+            Logins: { value: 1, unit: 'Count' },
+            ...(outcome.crmMs === undefined
+              ? {}
+              : { CrmLatency: { value: outcome.crmMs, unit: 'Milliseconds' } }),
+          },
+        ),
       });
       return json(200, toSyncResponse(request.userId, outcome, claimNamespace));
     });
@@ -67,6 +77,14 @@ export function logAbsorbedFault(logger: Logger) {
   return ({ operation, error }: AbsorbedFault) => {
     const name = error instanceof Error ? error.name : typeof error;
     const reason = (error as { reason?: unknown })?.reason;
-    logger.warn('absorbed fault', { operation, fault: name, ...(reason ? { reason } : {}) });
+    logger.warn('absorbed fault', {
+      operation,
+      fault: name,
+      ...(reason ? { reason } : {}),
+      ...embeddedMetrics(
+        { Operation: operation },
+        { [operation === 'crm' ? 'CrmFailures' : 'AbsorbedFaults']: { value: 1, unit: 'Count' } },
+      ),
+    });
   };
 }

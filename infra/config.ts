@@ -1,0 +1,90 @@
+import * as z from 'zod/mini';
+import { buildClaimMapping } from '#shared/domain/claims.ts';
+import { isValidTimeZone } from '#shared/domain/sync-day.ts';
+
+/**
+ * The stack's settings, read once from CDK context (cdk.json or `-c key=value`) and validated
+ * here: a wrong value stops `cdk synth` with a message naming the setting.
+ */
+const positiveInt = (fallback: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
+
+const schema = z.object({
+  auth0Domain: z
+    .string()
+    .check(z.regex(/^[a-z0-9.-]+$/i, 'a tenant domain, e.g. acme.eu.auth0.com')),
+  crmUrl: z.url({ protocol: /^https$/, error: 'the CRM lookup endpoint (https)' }),
+  crmIdPath: z._default(z.string(), 'id'),
+  crmMatchKeys: z._default(z.string().check(z.regex(/^(phone|email)(,(phone|email))?$/)), 'phone'),
+  crmTimeoutMs: positiveInt(2_500, 10_000),
+  claimNamespace: z._default(z.string(), 'https://crm.example.com/'),
+  claimMap: z._default(z.record(z.string(), z.string()), { crm_id: 'id', name: 'name' }),
+  syncTimeZone: z._default(
+    z.string().check(z.refine(isValidTimeZone, 'an IANA time zone such as Europe/Paris')),
+    'UTC',
+  ),
+  defaultPhoneCountry: z.optional(z.string().check(z.regex(/^[A-Z]{2}$/))),
+  /** API Gateway stage throttling: steady requests per second and burst. */
+  apiRateLimit: positiveInt(100, 10_000),
+  apiBurstLimit: positiveInt(200, 5_000),
+  /** Reserved concurrency of the sync Lambda: caps what the CRM can receive at once. */
+  syncMaxConcurrency: z.optional(z.coerce.number().check(z.int(), z.minimum(1))),
+  backfillSchedule: z._default(
+    z.string().check(z.regex(/^(cron|rate)\(.+\)$/)),
+    'cron(0 3 * * ? *)',
+  ),
+  backfillScheduleTimeZone: z._default(z.string(), 'UTC'),
+  backfillMaxConcurrency: positiveInt(2, 100),
+  /** The CRM's own rate limit, shared by all backfill workers. */
+  crmRatePerSecond: positiveInt(10, 10_000),
+  /** The Auth0 Management API's user-write rate left for the backfill. */
+  auth0WritesPerSecond: positiveInt(8, 1_000),
+  installAction: z._default(z.boolean(), false),
+  actionName: z._default(z.string(), 'auth0-crm-sync'),
+  actionPosition: z._default(z.string().check(z.regex(/^(first|last|\d+)$/)), 'last'),
+  failMode: z._default(z.enum(['open', 'closed']), 'open'),
+  alarmEmail: z.optional(z.email()),
+  logRetentionDays: z._default(
+    z.coerce.number().check(z.refine((d) => [7, 14, 30, 60, 90, 180, 365, 731].includes(d))),
+    90,
+  ),
+});
+
+export type StackConfig = z.infer<typeof schema>;
+
+/** Values in cdk.json that make `cdk synth` work out of the box but must never be deployed. */
+export const EXAMPLE_VALUES: Partial<Record<keyof StackConfig, string>> = {
+  auth0Domain: 'your-tenant.us.auth0.com',
+  crmUrl: 'https://crm.example.com/contacts/lookup',
+};
+
+export function readStackConfig(context: (key: string) => unknown): StackConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = context(key);
+    // `-c key=value` arrives as a string; JSON-looking values are parsed.
+    raw[key] =
+      typeof value === 'string' && /^[[{]|^(true|false)$/.test(value) ? JSON.parse(value) : value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid CDK context: ${problems.join('; ')}`);
+  }
+  const config = parsed.data;
+  // The same check the service makes at start, so a bad map fails at synth, not at cold start.
+  buildClaimMapping({
+    namespace: config.claimNamespace,
+    idPath: config.crmIdPath,
+    fields: config.claimMap,
+    maxValueLength: 256,
+  });
+  return config;
+}
+
+/** The settings still holding their example value, by name. */
+export function exampleSettings(config: StackConfig): string[] {
+  return Object.entries(EXAMPLE_VALUES)
+    .filter(([key, value]) => config[key as keyof StackConfig] === value)
+    .map(([key]) => key);
+}

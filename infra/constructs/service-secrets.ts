@@ -1,0 +1,50 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+/**
+ * The service's secrets. Values never appear in the template: the signing secret is generated
+ * by Secrets Manager; the CRM key and the Auth0 M2M credentials start as a generated
+ * placeholder that the operator replaces (the stack prints the command).
+ */
+export class ServiceSecrets extends Construct {
+  /** `{"current": "...", "previous": "..."}`: previous only during a rotation. */
+  readonly signing: Secret;
+  readonly crmApiKey: Secret;
+  /** `{"clientId": "...", "clientSecret": "..."}` of an Auth0 M2M application. */
+  readonly auth0: Secret;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.signing = new Secret(this, 'SigningSecret', {
+      description: 'auth0-crm-sync: HMAC key of signed /v1/sync requests ({"current","previous"})',
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'current',
+        passwordLength: 48,
+        excludePunctuation: true,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.crmApiKey = new Secret(this, 'CrmApiKey', {
+      description: 'auth0-crm-sync: the CRM API key (x-api-key); set it with put-secret-value',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.auth0 = new Secret(this, 'Auth0Credentials', {
+      description:
+        'auth0-crm-sync: Auth0 M2M application for the Management API ({"clientId","clientSecret"})',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ clientId: 'set-me' }),
+        generateStringKey: 'clientSecret',
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const secret of [this.signing, this.crmApiKey, this.auth0]) {
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Rotated by the operator, not a rotation Lambda: the signing secret needs a two-step current/previous rotation coordinated with the Auth0 Action; the CRM key and Auth0 credentials are issued by those systems (README: Operations).',
+      });
+    }
+  }
+}

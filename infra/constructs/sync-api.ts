@@ -1,0 +1,116 @@
+import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { StackConfig } from '../config.ts';
+import { ServiceFunction } from './service-function.ts';
+import type { ServiceSecrets } from './service-secrets.ts';
+
+export interface SyncApiProps {
+  readonly config: StackConfig;
+  readonly table: TableV2;
+  readonly secrets: ServiceSecrets;
+  readonly logRetention: RetentionDays;
+}
+
+/** POST /v1/sync and GET /v1/health: an HTTP API in front of the sync Lambda. */
+export class SyncApi extends Construct {
+  readonly handler: ServiceFunction;
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: SyncApiProps) {
+    super(scope, id);
+    const { config, table, secrets } = props;
+    this.handler = new ServiceFunction(this, 'SyncFunction', {
+      entry: 'functions/sync/handler.ts',
+      description: 'auth0-crm-sync: POST /v1/sync (Sync API v1)',
+      logRetention: props.logRetention,
+      // The CRM timeout plus a lease wait fit well inside; API Gateway itself stops at 30 s.
+      timeout: Duration.seconds(10),
+      ...(config.syncMaxConcurrency
+        ? { reservedConcurrentExecutions: config.syncMaxConcurrency }
+        : {}),
+      environment: syncServiceEnvironment(config, table, secrets),
+    });
+    // Exactly what the stamp store does: read, conditional update (lease), put (stamp).
+    table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    secrets.signing.grantRead(this.handler);
+    secrets.crmApiKey.grantRead(this.handler);
+
+    // $default routes everything to the handler, which answers unknown routes and methods
+    // with the contract's own 404/405 JSON.
+    this.api = new HttpApi(this, 'Api', {
+      description: 'auth0-crm-sync Sync API v1',
+      createDefaultStage: false,
+      defaultIntegration: new HttpLambdaIntegration('Sync', this.handler),
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stage = new HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        // Request metadata only: no body, no headers (the signature stays out of the logs).
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            latency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    this.url = `${this.stage.url.replace(/\/$/, '')}/v1/sync`;
+    for (const route of this.api.node.findAll()) {
+      if (route.node.id === 'DefaultRoute') {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Every /v1/sync request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read; /v1/health is public by contract.',
+        });
+      }
+    }
+    new CfnOutput(scope, 'SyncApiUrl', {
+      value: this.url,
+      description: 'SYNC_API_URL of the Auth0 Action',
+    });
+  }
+}
+
+function syncServiceEnvironment(
+  config: StackConfig,
+  table: TableV2,
+  secrets: ServiceSecrets,
+): Record<string, string> {
+  return {
+    TABLE_NAME: table.tableName,
+    SYNC_SIGNING_SECRET_ARN: secrets.signing.secretArn,
+    CRM_API_KEY_SECRET_ARN: secrets.crmApiKey.secretArn,
+    CRM_URL: config.crmUrl,
+    CRM_TIMEOUT_MS: String(config.crmTimeoutMs),
+    CRM_ID_PATH: config.crmIdPath,
+    CRM_MATCH_KEYS: config.crmMatchKeys,
+    CLAIM_NAMESPACE: config.claimNamespace,
+    CLAIM_MAP: JSON.stringify(config.claimMap),
+    SYNC_TIME_ZONE: config.syncTimeZone,
+    ...(config.defaultPhoneCountry ? { DEFAULT_PHONE_COUNTRY: config.defaultPhoneCountry } : {}),
+  };
+}
+
+export { syncServiceEnvironment };

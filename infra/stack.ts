@@ -1,0 +1,82 @@
+import {
+  Annotations,
+  CfnOutput,
+  CfnParameter,
+  CfnRule,
+  Fn,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { exampleSettings, type StackConfig } from './config.ts';
+import { Monitoring } from './constructs/monitoring.ts';
+import { ServiceSecrets } from './constructs/service-secrets.ts';
+import { StampTable } from './constructs/stamp-table.ts';
+import { SyncApi } from './constructs/sync-api.ts';
+
+export interface CrmSyncStackProps extends StackProps {
+  readonly config: StackConfig;
+}
+
+/** auth0-crm-sync: the sync API, its table and secrets, and the alarms watching them. */
+export class CrmSyncStack extends Stack {
+  constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = config.logRetentionDays as RetentionDays;
+    refuseExampleValuesAtDeploy(this, config);
+
+    const stamps = new StampTable(this, 'SyncStamps');
+    const secrets = new ServiceSecrets(this, 'Secrets');
+    const sync = new SyncApi(this, 'SyncApi', {
+      config,
+      table: stamps.table,
+      secrets,
+      logRetention,
+    });
+    new Monitoring(this, 'Monitoring', {
+      api: sync.api,
+      functions: { Sync: sync.handler },
+      alarmEmail: config.alarmEmail,
+    });
+
+    new CfnOutput(this, 'StampTableName', { value: stamps.table.tableName });
+    new CfnOutput(this, 'SigningSecretArn', { value: secrets.signing.secretArn });
+    new CfnOutput(this, 'CrmApiKeySecretArn', { value: secrets.crmApiKey.secretArn });
+    new CfnOutput(this, 'Auth0CredentialsSecretArn', { value: secrets.auth0.secretArn });
+    new CfnOutput(this, 'SetCrmApiKeyCommand', {
+      description: 'Run once after the first deploy (and at every CRM key rotation)',
+      value: `aws secretsmanager put-secret-value --secret-id ${secrets.crmApiKey.secretArn} --secret-string "$CRM_API_KEY"`,
+    });
+    new CfnOutput(this, 'SetAuth0CredentialsCommand', {
+      description: 'The M2M application used by the backfill and the Action installer',
+      value: `aws secretsmanager put-secret-value --secret-id ${secrets.auth0.secretArn} --secret-string "{\\"clientId\\":\\"$AUTH0_CLIENT_ID\\",\\"clientSecret\\":\\"$AUTH0_CLIENT_SECRET\\"}"`,
+    });
+    new CfnOutput(this, 'ReadSigningSecretCommand', {
+      description: "The Action's SYNC_SIGNING_SECRET is the 'current' value",
+      value: `aws secretsmanager get-secret-value --secret-id ${secrets.signing.secretArn} --query SecretString --output text`,
+    });
+  }
+}
+
+/**
+ * cdk.json ships example values so `cdk synth` works offline. They must never reach a tenant:
+ * a CloudFormation rule fails the deploy before any resource changes, naming the settings.
+ */
+function refuseExampleValuesAtDeploy(stack: Stack, config: StackConfig): void {
+  const examples = exampleSettings(config);
+  if (examples.length === 0) return;
+  const message = `Example values still set in cdk.json context: ${examples.join(', ')}. Set them with -c <name>=<value> or in cdk.json before deploying.`;
+  Annotations.of(stack).addWarningV2('crm-sync:example-values', message);
+  const check = new CfnParameter(stack, 'ConfigurationCheck', {
+    type: 'String',
+    default: `example values: ${examples.join(', ')}`,
+    description: 'Filled by the CDK app; deploying is refused while cdk.json holds example values.',
+  });
+  new CfnRule(stack, 'NoExampleValues', {
+    assertions: [
+      { assert: Fn.conditionEquals(check.valueAsString, 'configured'), assertDescription: message },
+    ],
+  });
+}

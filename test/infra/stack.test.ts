@@ -1,0 +1,198 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readStackConfig } from '#infra/config.ts';
+import { CrmSyncStack } from '#infra/stack.ts';
+
+const DEPLOYABLE = {
+  auth0Domain: 'acme.eu.auth0.com',
+  crmUrl: 'https://crm.acme.test/contacts/lookup',
+  alarmEmail: 'oncall@acme.test',
+};
+
+/** Synthesizes the stack offline, with cdk-nag's AwsSolutions checks, as `cdk synth` does. */
+function synth(context: Record<string, unknown>) {
+  const app = new App({ context });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new CrmSyncStack(app, 'CrmSyncTest', {
+    config: readStackConfig((key) => app.node.tryGetContext(key)),
+  });
+  // Throws on any unacknowledged cdk-nag finding.
+  app.synth();
+  return Template.fromStack(stack);
+}
+
+let template: Template;
+beforeAll(() => {
+  template = synth(DEPLOYABLE);
+}, 60_000);
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+function statementsOf(roleLogicalIdPrefix: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) =>
+      (p.Properties.Roles as Array<{ Ref: string }>).some((r) =>
+        r.Ref.startsWith(roleLogicalIdPrefix),
+      ),
+    )
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+const actionsOf = (statements: Statement[]) =>
+  statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
+
+describe('the synthesized stack', () => {
+  it('runs every function on Node 24, arm64, with its own log group kept 90 days', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions).length).toBeGreaterThan(0);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      expect(group.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it('gives the sync function only the table actions it uses and read access to its two secrets', () => {
+    const statements = statementsOf('SyncApiSyncFunctionRole');
+    expect(actionsOf(statements)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:GetSecretValue',
+    ]);
+    const secretResources = statements
+      .filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource));
+    expect(secretResources.join()).toMatch(/SigningSecret/);
+    expect(secretResources.join()).toMatch(/CrmApiKey/);
+    expect(secretResources.join()).not.toMatch(/Auth0Credentials/);
+    expect(JSON.stringify(statements)).not.toMatch(/"\*"/);
+  });
+
+  it('keeps sync stamps in an on-demand, encrypted table with PITR, TTL, deletion protection, retained', () => {
+    const tables = template.findResources('AWS::DynamoDB::GlobalTable');
+    const [table] = Object.values(tables);
+    expect(Object.keys(tables)).toHaveLength(1);
+    expect(table?.DeletionPolicy).toBe('Retain');
+    expect(table?.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'user_id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      Replicas: [
+        expect.objectContaining({
+          DeletionProtectionEnabled: true,
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+      ],
+    });
+  });
+
+  it('never puts a secret value in the template', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret');
+    expect(Object.keys(secrets)).toHaveLength(3);
+    for (const secret of Object.values(secrets)) {
+      expect(secret.Properties.SecretString).toBeUndefined();
+      expect(secret.DeletionPolicy).toBe('Retain');
+    }
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'current', PasswordLength: 48 }),
+    });
+  });
+
+  it('routes every path to the handler, throttles the stage and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    const format = JSON.stringify(template.findResources('AWS::ApiGatewayV2::Stage'));
+    expect(format).not.toMatch(/signature|requestBody|\$input/i);
+  });
+
+  it('alarms on the 5xx rate, CRM failures, Lambda errors and throttles, to an e-mail', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    const descriptions = alarms.map((a) => a.Properties.AlarmDescription as string).join('\n');
+    expect(descriptions).toMatch(/5xx/);
+    expect(descriptions).toMatch(/CRM failed/);
+    expect(descriptions).toMatch(/Sync Lambda reported errors/);
+    expect(descriptions).toMatch(/Sync Lambda was throttled/);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@acme.test',
+    });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('outputs the API URL, the secret ARNs, the table name and the commands to set secrets', () => {
+    const outputs = template.findOutputs('*');
+    for (const name of [
+      'SyncApiUrl',
+      'StampTableName',
+      'SigningSecretArn',
+      'CrmApiKeySecretArn',
+      'Auth0CredentialsSecretArn',
+      'SetCrmApiKeyCommand',
+    ]) {
+      expect(outputs[name], name).toBeDefined();
+    }
+  });
+
+  it('passes the sync settings to the function from context', () => {
+    const custom = synth({
+      ...DEPLOYABLE,
+      syncTimeZone: 'Europe/Paris',
+      claimMap: { crm_id: 'id', tier: 'tier' },
+    });
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          SYNC_TIME_ZONE: 'Europe/Paris',
+          CLAIM_MAP: '{"crm_id":"id","tier":"tier"}',
+          CRM_URL: DEPLOYABLE.crmUrl,
+        }),
+      },
+    });
+  }, 60_000);
+});
+
+describe('configuration', () => {
+  it('with the example values of cdk.json, synth works but the deploy is refused by a rule naming them', () => {
+    const example = synth({
+      auth0Domain: 'your-tenant.us.auth0.com',
+      crmUrl: 'https://crm.example.com/contacts/lookup',
+    });
+    const rules = example.toJSON().Rules as Record<
+      string,
+      { Assertions: Array<{ AssertDescription: string }> }
+    >;
+    const description = rules.NoExampleValues?.Assertions[0]?.AssertDescription;
+    expect(description).toMatch(/auth0Domain, crmUrl/);
+    expect(template.toJSON().Rules.NoExampleValues).toBeUndefined();
+  }, 60_000);
+
+  it.each([
+    [{ crmUrl: 'http://crm.acme.test' }, /crmUrl/],
+    [{ syncTimeZone: 'Nowhere/Else' }, /syncTimeZone/],
+    [{ claimMap: { 'a.b': 'x' } }, /claim name/],
+    [{ alarmEmail: 'not-an-email' }, /alarmEmail/],
+    [{ logRetentionDays: 42 }, /logRetentionDays/],
+  ])('refuses %j with a message naming the setting', (override, message) => {
+    const context = { ...DEPLOYABLE, ...override } as Record<string, unknown>;
+    expect(() => readStackConfig((key) => context[key])).toThrow(message);
+  });
+});
