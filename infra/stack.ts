@@ -10,6 +10,7 @@ import {
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { exampleSettings, type StackConfig } from './config.ts';
+import { ActionInstallation } from './constructs/action-installation.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ServiceSecrets } from './constructs/service-secrets.ts';
 import { StampTable } from './constructs/stamp-table.ts';
@@ -35,9 +36,21 @@ export class CrmSyncStack extends Stack {
       secrets,
       logRetention,
     });
+    const functions: Record<string, import('aws-cdk-lib/aws-lambda').IFunction> = {
+      Sync: sync.handler,
+    };
+    if (config.installAction) {
+      const installation = new ActionInstallation(this, 'Auth0Action', {
+        config,
+        secrets,
+        syncApiUrl: sync.url,
+        logRetention,
+      });
+      functions.ActionInstaller = installation.handler;
+    }
     new Monitoring(this, 'Monitoring', {
       api: sync.api,
-      functions: { Sync: sync.handler },
+      functions,
       alarmEmail: config.alarmEmail,
     });
 

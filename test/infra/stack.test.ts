@@ -170,6 +170,31 @@ describe('the synthesized stack', () => {
   }, 60_000);
 });
 
+describe('the opt-in Action installation', () => {
+  it('is a custom resource carrying the built Action, whose installer reads only the signing and Auth0 secrets', () => {
+    const installed = synth({ ...DEPLOYABLE, installAction: true, actionPosition: 'first' });
+    const resources = installed.findResources('Custom::Auth0PostLoginAction');
+    const [resource] = Object.values(resources);
+    expect(resource?.Properties).toMatchObject({
+      ActionName: 'auth0-crm-sync',
+      Position: 'first',
+      FailMode: 'open',
+    });
+    expect(resource?.Properties.Code).toContain('onExecutePostLogin');
+    expect(JSON.stringify(resource?.Properties)).not.toMatch(/SecretString/);
+    const policies = Object.values(installed.findResources('AWS::IAM::Policy')).filter((p) =>
+      (p.Properties.Roles as Array<{ Ref: string }>).some((r) =>
+        r.Ref.startsWith('Auth0ActionInstallerRole'),
+      ),
+    );
+    const text = JSON.stringify(policies);
+    expect(text).toMatch(/SigningSecret/);
+    expect(text).toMatch(/Auth0Credentials/);
+    expect(text).not.toMatch(/CrmApiKey|dynamodb/);
+    expect(template.findResources('Custom::Auth0PostLoginAction')).toEqual({});
+  }, 60_000);
+});
+
 describe('configuration', () => {
   it('with the example values of cdk.json, synth works but the deploy is refused by a rule naming them', () => {
     const example = synth({

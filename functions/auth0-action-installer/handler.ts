@@ -1,0 +1,137 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ManagementClient } from 'auth0';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { ActionInstaller } from '#shared/adapters/auth0-action-installer.ts';
+import { secretReader } from '#shared/adapters/secrets-manager.ts';
+import { parseSigningSecrets } from '#shared/domain/signature.ts';
+
+/** What the CDK stack passes (ActionInstallation construct); secrets by ARN, never by value. */
+interface InstallProperties {
+  readonly ActionName: string;
+  readonly Position: string;
+  readonly Code: string;
+  readonly SyncApiUrl: string;
+  readonly SigningSecretArn: string;
+  readonly Auth0SecretArn: string;
+  readonly Auth0Domain: string;
+  readonly FailMode: string;
+}
+
+export interface InstallerDependencies {
+  readonly secretsManager: SecretsManagerClient;
+  /** For tests: the auth0 SDK's fetch, pointed at a local Management API. */
+  readonly fetch?: typeof fetch;
+  readonly pollMs?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * A CloudFormation custom resource (answered through its pre-signed ResponseURL): Create and
+ * Update install and bind the Action, Delete unbinds it and leaves every other Action in place.
+ */
+export function createInstallerHandler(deps: InstallerDependencies) {
+  const logger = deps.logger ?? new Logger({ serviceName: 'crm-sync-action-installer' });
+  return async (event: CloudFormationCustomResourceEvent): Promise<void> => {
+    const props = event.ResourceProperties as unknown as InstallProperties;
+    const physicalId = `auth0-action:${props.ActionName}`;
+    try {
+      const installer = new ActionInstaller(await managementClient(deps, props), {
+        ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
+      });
+      if (event.RequestType === 'Delete') {
+        // A resource whose creation failed was never bound; there is nothing to undo.
+        if (event.PhysicalResourceId === physicalId) await installer.unbind(props.ActionName);
+        await respond(event, 'SUCCESS', physicalId, 'unbound');
+        return;
+      }
+      const signing = parseSigningSecrets(
+        await secretReader(deps.secretsManager, props.SigningSecretArn)(),
+      );
+      const result = await installer.apply({
+        name: props.ActionName,
+        code: props.Code,
+        position: parsePosition(props.Position),
+        secrets: {
+          SYNC_API_URL: props.SyncApiUrl,
+          SYNC_SIGNING_SECRET: signing[0] ?? '',
+          FAIL_MODE: props.FailMode,
+        },
+      });
+      logger.info('action installed', {
+        steps: result.steps.map((s) => s.kind),
+        order: result.order,
+      });
+      await respond(
+        event,
+        'SUCCESS',
+        physicalId,
+        `installed; post-login order: ${result.order.join(' > ')}`,
+        {
+          ActionId: result.actionId,
+        },
+      );
+    } catch (error) {
+      const reason = `${(error as Error).name}: ${(error as Error).message}`.slice(0, 500);
+      logger.error('action install failed', { fault: (error as Error).name });
+      await respond(
+        event,
+        'FAILED',
+        event.RequestType === 'Create' ? `${physicalId}:failed` : physicalId,
+        reason,
+      );
+    }
+  };
+}
+
+async function managementClient(deps: InstallerDependencies, props: InstallProperties) {
+  const raw = await secretReader(deps.secretsManager, props.Auth0SecretArn)();
+  const { clientId, clientSecret } = JSON.parse(raw) as {
+    clientId?: string;
+    clientSecret?: string;
+  };
+  if (!clientId || !clientSecret || clientId === 'set-me') {
+    throw new Error(
+      'the Auth0 credentials secret holds no M2M application yet (see SetAuth0CredentialsCommand)',
+    );
+  }
+  return new ManagementClient({
+    domain: props.Auth0Domain,
+    clientId,
+    clientSecret,
+    maxRetries: 5,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+}
+
+function parsePosition(position: string): 'first' | 'last' | number {
+  return position === 'first' || position === 'last' ? position : Number(position);
+}
+
+/** The custom resource protocol: a PUT of the outcome to the pre-signed S3 URL. */
+async function respond(
+  event: CloudFormationCustomResourceEvent,
+  status: 'SUCCESS' | 'FAILED',
+  physicalResourceId: string,
+  reason: string,
+  data?: Record<string, string>,
+): Promise<void> {
+  const body = JSON.stringify({
+    Status: status,
+    Reason: reason,
+    PhysicalResourceId: physicalResourceId,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+    ...(data ? { Data: data } : {}),
+  });
+  const response = await fetch(event.ResponseURL, {
+    method: 'PUT',
+    // The pre-signed URL is signed without a content type.
+    headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
+    body,
+  });
+  if (!response.ok) throw new Error(`CloudFormation response rejected: HTTP ${response.status}`);
+}
+
+export const handler = createInstallerHandler({ secretsManager: new SecretsManagerClient({}) });

@@ -1,0 +1,52 @@
+import { CustomResource, Duration } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { buildActionCode } from '../auth0/build-action.ts';
+import type { StackConfig } from '../config.ts';
+import { ServiceFunction } from './service-function.ts';
+import type { ServiceSecrets } from './service-secrets.ts';
+
+export interface ActionInstallationProps {
+  readonly config: StackConfig;
+  readonly secrets: ServiceSecrets;
+  readonly syncApiUrl: string;
+  readonly logRetention: RetentionDays;
+}
+
+/**
+ * Opt-in (`installAction`): installs the post-login Action in the tenant with the API URL and
+ * the current signing secret as Action secrets, binds it at `actionPosition`, and unbinds it
+ * when the stack is removed. A change of the Action's code or settings re-installs it.
+ */
+export class ActionInstallation extends Construct {
+  readonly handler: ServiceFunction;
+
+  constructor(scope: Construct, id: string, props: ActionInstallationProps) {
+    super(scope, id);
+    const { config, secrets } = props;
+    this.handler = new ServiceFunction(this, 'Installer', {
+      entry: 'functions/auth0-action-installer/handler.ts',
+      description: 'auth0-crm-sync: installs and binds the Auth0 post-login Action',
+      logRetention: props.logRetention,
+      // Auth0 builds a new Action draft asynchronously; the installer waits for it.
+      timeout: Duration.minutes(5),
+      memorySize: 256,
+    });
+    secrets.signing.grantRead(this.handler);
+    secrets.auth0.grantRead(this.handler);
+    new CustomResource(this, 'Action', {
+      serviceToken: this.handler.functionArn,
+      resourceType: 'Custom::Auth0PostLoginAction',
+      properties: {
+        ActionName: config.actionName,
+        Position: config.actionPosition,
+        Code: buildActionCode(),
+        SyncApiUrl: props.syncApiUrl,
+        SigningSecretArn: secrets.signing.secretArn,
+        Auth0SecretArn: secrets.auth0.secretArn,
+        Auth0Domain: config.auth0Domain,
+        FailMode: config.failMode,
+      },
+    });
+  }
+}
