@@ -11,6 +11,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { exampleSettings, type StackConfig } from './config.ts';
 import { ActionInstallation } from './constructs/action-installation.ts';
+import { Backfill } from './constructs/backfill.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ServiceSecrets } from './constructs/service-secrets.ts';
 import { StampTable } from './constructs/stamp-table.ts';
@@ -20,7 +21,7 @@ export interface CrmSyncStackProps extends StackProps {
   readonly config: StackConfig;
 }
 
-/** auth0-crm-sync: the sync API, its table and secrets, and the alarms watching them. */
+/** auth0-crm-sync: the sync API, its table and secrets, the backfill, and the alarms watching them. */
 export class CrmSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
     super(scope, id, props);
@@ -36,8 +37,16 @@ export class CrmSyncStack extends Stack {
       secrets,
       logRetention,
     });
+    const backfill = new Backfill(this, 'Backfill', {
+      config,
+      table: stamps.table,
+      secrets,
+      logRetention,
+    });
     const functions: Record<string, import('aws-cdk-lib/aws-lambda').IFunction> = {
       Sync: sync.handler,
+      BackfillWorker: backfill.worker,
+      BackfillOrchestrator: backfill.orchestrator,
     };
     if (config.installAction) {
       const installation = new ActionInstallation(this, 'Auth0Action', {
@@ -51,8 +60,13 @@ export class CrmSyncStack extends Stack {
     new Monitoring(this, 'Monitoring', {
       api: sync.api,
       functions,
+      deadLetterQueues: { BackfillDeadLetters: backfill.deadLetterQueue },
       alarmEmail: config.alarmEmail,
     });
+    new CfnOutput(this, 'BackfillStateMachineArn', {
+      value: backfill.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'BackfillDeadLetterQueueUrl', { value: backfill.deadLetterQueue.queueUrl });
 
     new CfnOutput(this, 'StampTableName', { value: stamps.table.tableName });
     new CfnOutput(this, 'SigningSecretArn', { value: secrets.signing.secretArn });

@@ -197,3 +197,44 @@ function setting<T>(name: string, read: () => T): T {
     throw new ConfigError(`Invalid configuration: ${named}: ${(error as Error).message}`);
   }
 }
+
+export interface BackfillConfig {
+  readonly auth0Domain: string;
+  readonly auth0SecretId: string;
+  readonly queueUrl: string | undefined;
+  /** This worker's share of the Management API's user-write budget. */
+  readonly auth0WritesPerSecond: number;
+  /** This worker's share of the CRM's rate limit. */
+  readonly crmRatePerSecond: number;
+  readonly connectionId: string | undefined;
+}
+
+const backfillEnvironment = z.object({
+  AUTH0_DOMAIN: z.string().check(z.regex(/^[a-z0-9.-]+$/i, 'must be a tenant domain')),
+  AUTH0_SECRET_ARN: z.string().check(z.minLength(1, 'must name the Auth0 credentials secret')),
+  BACKFILL_QUEUE_URL: optionalText,
+  AUTH0_WRITES_PER_SECOND: z._default(z.coerce.number().check(z.positive()), 2),
+  CRM_RATE_PER_SECOND: z._default(z.coerce.number().check(z.positive()), 5),
+  AUTH0_CONNECTION_ID: optionalText,
+});
+
+export function loadBackfillConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): BackfillConfig {
+  const parsed = backfillEnvironment.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `${i.path.join('.') || 'config'}: ${i.message}`,
+    );
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    auth0Domain: e.AUTH0_DOMAIN,
+    auth0SecretId: e.AUTH0_SECRET_ARN,
+    queueUrl: e.BACKFILL_QUEUE_URL,
+    auth0WritesPerSecond: e.AUTH0_WRITES_PER_SECOND,
+    crmRatePerSecond: e.CRM_RATE_PER_SECOND,
+    connectionId: e.AUTH0_CONNECTION_ID,
+  };
+}

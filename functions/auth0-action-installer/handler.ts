@@ -1,8 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ManagementClient } from 'auth0';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { ActionInstaller } from '#shared/adapters/auth0-action-installer.ts';
+import {
+  managementClient as auth0Client,
+  parseAuth0Credentials,
+} from '#shared/adapters/auth0-client.ts';
 import { secretReader } from '#shared/adapters/secrets-manager.ts';
 import { parseSigningSecrets } from '#shared/domain/signature.ts';
 
@@ -86,20 +89,9 @@ export function createInstallerHandler(deps: InstallerDependencies) {
 
 async function managementClient(deps: InstallerDependencies, props: InstallProperties) {
   const raw = await secretReader(deps.secretsManager, props.Auth0SecretArn)();
-  const { clientId, clientSecret } = JSON.parse(raw) as {
-    clientId?: string;
-    clientSecret?: string;
-  };
-  if (!clientId || !clientSecret || clientId === 'set-me') {
-    throw new Error(
-      'the Auth0 credentials secret holds no M2M application yet (see SetAuth0CredentialsCommand)',
-    );
-  }
-  return new ManagementClient({
+  return auth0Client({
     domain: props.Auth0Domain,
-    clientId,
-    clientSecret,
-    maxRetries: 5,
+    credentials: parseAuth0Credentials(raw),
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
 }

@@ -6,6 +6,7 @@ import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import { HttpCrm } from '#shared/adapters/http-crm.ts';
 import { secretReader } from '#shared/adapters/secrets-manager.ts';
 import type { SecretSetting, SyncServiceConfig } from '#shared/config.ts';
+import type { CrmLookup } from '#shared/domain/ports.ts';
 import { parseSigningSecrets } from '#shared/domain/signature.ts';
 import { SyncService } from '#shared/domain/sync.ts';
 import { createSyncApi, logAbsorbedFault } from './app.ts';
@@ -17,10 +18,12 @@ export interface SyncApiClients {
   readonly logger?: Logger;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Paces CRM calls (the backfill); the login path is never held back. */
+  readonly crmLimiter?: { take(): Promise<void> };
 }
 
-/** Builds the Sync API from parsed configuration: the one composition root, Lambda and local. */
-export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients) {
+/** The sync use case with its adapters, as the API and the backfill worker both use it. */
+export function buildSyncService(config: SyncServiceConfig, clients: SyncApiClients) {
   const logger = clients.logger ?? new Logger({ serviceName: 'crm-sync' });
   let secretsManager = clients.secretsManager;
   const secretsClient = () => {
@@ -39,9 +42,8 @@ export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients)
     });
   };
 
-  const signing = secret(config.signingSecret);
   const crmApiKey = secret(config.crmApiKey);
-  const crm = new HttpCrm({
+  const httpCrm = new HttpCrm({
     url: config.crmUrl,
     apiKey: () => crmApiKey.get(),
     timeoutMs: config.crmTimeoutMs,
@@ -53,7 +55,7 @@ export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients)
     retentionDays: config.stampRetentionDays,
   });
   const service = new SyncService({
-    crm,
+    crm: clients.crmLimiter ? rateLimited(httpCrm, clients.crmLimiter) : httpCrm,
     stamps,
     policy: {
       mapping: config.mapping,
@@ -69,7 +71,13 @@ export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients)
     ...(clients.clock ? { clock: clients.clock } : {}),
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
   });
+  return { service, stamps, logger, secret };
+}
 
+/** Builds the Sync API from parsed configuration: the one composition root, Lambda and local. */
+export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients) {
+  const { service, logger, secret } = buildSyncService(config, clients);
+  const signing = secret(config.signingSecret);
   return createSyncApi({
     service,
     signingSecrets: async () => parseSigningSecrets(await signing.get()),
@@ -82,4 +90,14 @@ export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients)
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     ...(clients.clock ? { clock: clients.clock } : {}),
   });
+}
+
+/** Holds every CRM call to a shared rate (the backfill's CRM budget). */
+function rateLimited(crm: CrmLookup, limiter: { take(): Promise<void> }): CrmLookup {
+  return {
+    find: async (key) => {
+      await limiter.take();
+      return crm.find(key);
+    },
+  };
 }

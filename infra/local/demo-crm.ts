@@ -33,8 +33,22 @@ export interface DemoCrm {
   close(): Promise<void>;
 }
 
+/**
+ * The record the demo CRM invents for any other fictional number (+1 555 xxx xxxx) when started
+ * with `generated`: lets the local backfill run a tenant of 100,000 users.
+ */
+export function generatedContact(phone: string) {
+  const match = /^\+1555(\d{7})$/.exec(phone);
+  if (!match) return undefined;
+  return { id: `C-${match[1]}`, name: `Customer ${match[1]}`, tier: 'standard' };
+}
+
 /** Speaks the generic CRM protocol of sync-api.md on 127.0.0.1. */
-export async function startDemoCrm(options: { apiKey: string; port?: number }): Promise<DemoCrm> {
+export async function startDemoCrm(options: {
+  apiKey: string;
+  port?: number;
+  generated?: boolean;
+}): Promise<DemoCrm> {
   const server: Server = createServer((req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -51,10 +65,14 @@ export async function startDemoCrm(options: { apiKey: string; port?: number }): 
       } catch {
         return reply(400, { error: 'bad json' });
       }
-      const match = DEMO_CONTACTS.find(
-        (c) =>
-          c.phone === query.phoneNumber || (query.email !== undefined && c.email === query.email),
-      );
+      const match =
+        DEMO_CONTACTS.find(
+          (c) =>
+            c.phone === query.phoneNumber || (query.email !== undefined && c.email === query.email),
+        ) ??
+        (options.generated && typeof query.phoneNumber === 'string'
+          ? generatedContact(query.phoneNumber)
+          : undefined);
       return match ? reply(200, match) : reply(404, { error: 'no such contact' });
     });
   });

@@ -1,11 +1,13 @@
 import {
   type AttributeValue,
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { StampReader } from '../domain/backfill.ts';
 import type { ClaimFields } from '../domain/claims.ts';
 import type { LeaseAttempt, StampEntry, StampStore, SyncStamp } from '../domain/ports.ts';
 
@@ -20,7 +22,7 @@ export interface DynamoDbStampStoreOptions {
 export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
 
 /** One item per user: the last CRM answer and, while a lookup is in flight, its lease. */
-export class DynamoDbStampStore implements StampStore {
+export class DynamoDbStampStore implements StampStore, StampReader {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly retentionSeconds: number;
@@ -80,6 +82,26 @@ export class DynamoDbStampStore implements StampStore {
           : toEntry(userId, error.Item);
       return { acquired: false, current };
     }
+  }
+
+  /** Stamps of up to 100 users in one BatchGetItem (and its unprocessed-keys retries). */
+  async getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>> {
+    const stamps = new Map<string, SyncStamp>();
+    let keys: Array<Record<string, AttributeValue>> = [...new Set(userIds)].map((id) => ({
+      user_id: { S: id },
+    }));
+    for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
+      const result = await this.client.send(
+        new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+      );
+      for (const item of result.Responses?.[this.tableName] ?? []) {
+        const id = item.user_id?.S;
+        const stamp = id === undefined ? undefined : toStamp(id, item);
+        if (id !== undefined && stamp) stamps.set(id, stamp);
+      }
+      keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return stamps;
   }
 
   async put(stamp: SyncStamp): Promise<void> {

@@ -229,7 +229,8 @@ export class SyncService {
     return { ...outcomeOf(previous, 'stale'), freshUntil: retryAt.getTime() };
   }
 
-  private basisOf(key: MatchKey): string {
+  /** What a stamp answers: the match key and the claim mapping, fingerprinted. */
+  basisOf(key: MatchKey): string {
     const value = key.kind === 'phone' ? key.e164 : key.email;
     return createHash('sha256')
       .update(`${key.kind}\0${value}\0${this.mappingFingerprint}`)

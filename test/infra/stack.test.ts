@@ -170,6 +170,65 @@ describe('the synthesized stack', () => {
   }, 60_000);
 });
 
+describe('the backfill', () => {
+  it('gives the worker the stamp actions of the login path, the CRM key and the Auth0 credentials, nothing more', () => {
+    const statements = statementsOf('BackfillWorkerRole');
+    const actions = new Set(actionsOf(statements));
+    expect([...actions].filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    const text = JSON.stringify(statements);
+    expect(text).toMatch(/CrmApiKey/);
+    expect(text).toMatch(/Auth0Credentials/);
+    expect(text).not.toMatch(/SigningSecret/);
+    expect([...actions].filter((a) => a.startsWith('sqs:')).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
+  });
+
+  it('lets the orchestrator only batch-read stamps and send to the queue', () => {
+    const actions = actionsOf(statementsOf('BackfillOrchestratorRole'));
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:BatchGetItem']);
+    expect(actions.filter((a) => a.startsWith('sqs:')).sort()).toEqual([
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ]);
+  });
+
+  it('runs on a schedule, through a state machine, into an encrypted TLS-only queue with a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      Target: Match.objectLike({ Arn: Match.anyValue() }),
+    });
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    const queues = Object.values(template.findResources('AWS::SQS::Queue'));
+    expect(queues).toHaveLength(2);
+    for (const queue of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 8 }),
+    });
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    expect(JSON.stringify(template.findResources('AWS::SQS::QueuePolicy'))).toMatch(
+      /aws:SecureTransport/,
+    );
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    const alarms = JSON.stringify(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toMatch(/dead-letter queue/);
+  });
+});
+
 describe('the opt-in Action installation', () => {
   it('is a custom resource carrying the built Action, whose installer reads only the signing and Auth0 secrets', () => {
     const installed = synth({ ...DEPLOYABLE, installAction: true, actionPosition: 'first' });

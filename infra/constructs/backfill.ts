@@ -1,0 +1,176 @@
+import { Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  LogLevel,
+  StateMachine,
+  Succeed,
+  TaskInput,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { StackConfig } from '../config.ts';
+import { ServiceFunction } from './service-function.ts';
+import type { ServiceSecrets } from './service-secrets.ts';
+import { syncServiceEnvironment } from './sync-api.ts';
+
+export interface BackfillProps {
+  readonly config: StackConfig;
+  readonly table: TableV2;
+  readonly secrets: ServiceSecrets;
+  readonly logRetention: RetentionDays;
+}
+
+// A user whose message failed this often (CRM or Auth0 down for hours) lands in the DLQ.
+const MAX_RECEIVES = 8;
+
+/**
+ * The scheduled backfill: EventBridge Scheduler starts a Step Functions run that exports the
+ * tenant and streams it into an SQS queue in as many Lambda invocations as it takes (durable,
+ * resumable state in Step Functions, not a hand-made scheduler); a worker Lambda drains the
+ * queue within the CRM's and Auth0's rate limits.
+ */
+export class Backfill extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly worker: ServiceFunction;
+  readonly orchestrator: ServiceFunction;
+  readonly stateMachine: StateMachine;
+
+  private get stack(): Stack {
+    return Stack.of(this);
+  }
+
+  constructor(scope: Construct, id: string, props: BackfillProps) {
+    super(scope, id);
+    const { config, table, secrets } = props;
+    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new Queue(this, 'Users', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Longer than a worker batch can take, so a user is never handled twice at once.
+      visibilityTimeout: Duration.minutes(3),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVES },
+    });
+
+    const backfillEnvironment = (share: number) => ({
+      ...syncServiceEnvironment(config, table, secrets),
+      AUTH0_DOMAIN: config.auth0Domain,
+      AUTH0_SECRET_ARN: secrets.auth0.secretArn,
+      BACKFILL_QUEUE_URL: this.queue.queueUrl,
+      // Each of the concurrent workers keeps to its share of the two budgets.
+      AUTH0_WRITES_PER_SECOND: String(config.auth0WritesPerSecond / share),
+      CRM_RATE_PER_SECOND: String(config.crmRatePerSecond / share),
+    });
+
+    this.worker = new ServiceFunction(this, 'Worker', {
+      entry: 'functions/backfill-worker/handler.ts',
+      description: 'auth0-crm-sync: backfill worker (one SQS batch of users)',
+      logRetention: props.logRetention,
+      timeout: Duration.minutes(2),
+      environment: backfillEnvironment(config.backfillMaxConcurrency),
+    });
+    this.worker.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.backfillMaxConcurrency,
+      }),
+    );
+    table.grant(this.worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    secrets.crmApiKey.grantRead(this.worker);
+    secrets.auth0.grantRead(this.worker);
+
+    this.orchestrator = new ServiceFunction(this, 'Orchestrator', {
+      entry: 'functions/backfill-orchestrator/handler.ts',
+      description: 'auth0-crm-sync: backfill export and enqueue steps',
+      logRetention: props.logRetention,
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+      environment: backfillEnvironment(1),
+    });
+    table.grant(this.orchestrator, 'dynamodb:BatchGetItem');
+    secrets.crmApiKey.grantRead(this.orchestrator);
+    secrets.auth0.grantRead(this.orchestrator);
+    this.queue.grantSendMessages(this.orchestrator);
+
+    const step = (name: string, stepName: string) =>
+      new LambdaInvoke(this, name, {
+        lambdaFunction: this.orchestrator,
+        payload: TaskInput.fromObject({ step: stepName, 'state.$': '$' }),
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: true,
+      }).addRetry({ maxAttempts: 3, interval: Duration.seconds(30), backoffRate: 2 });
+
+    const start = step('StartExport', 'start');
+    const poll = step('PollExport', 'status');
+    const enqueue = step('EnqueueUsers', 'enqueue');
+    const summary = step('Summary', 'summary');
+    const wait = new Wait(this, 'WaitForExport', { time: WaitTime.duration(Duration.seconds(30)) });
+    const definition = start
+      .next(wait)
+      .next(poll)
+      .next(
+        new Choice(this, 'ExportReady?')
+          .when(
+            Condition.stringEquals('$.exportState', 'completed'),
+            enqueue.next(
+              new Choice(this, 'AllEnqueued?')
+                .when(
+                  Condition.booleanEquals('$.done', true),
+                  summary.next(new Succeed(this, 'Done')),
+                )
+                .otherwise(enqueue),
+            ),
+          )
+          .otherwise(wait),
+      );
+    const logs = new LogGroup(this, 'RunLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new StateMachine(this, 'Run', {
+      definitionBody: DefinitionBody.fromChainable(definition),
+      timeout: Duration.hours(12),
+      tracingEnabled: true,
+      // Every state transition, without the data (which holds only counts and the job id anyway).
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
+      comment: 'auth0-crm-sync backfill: export the tenant, queue users to check',
+    });
+
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Step Functions log delivery (logs:CreateLogDelivery, DescribeResourcePolicies, ...) and X-Ray (xray:PutTraceSegments, ...) only work on Resource "*", as AWS documents for state machine logging and tracing.',
+    });
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.stack.getLogicalId(this.orchestrator.node.defaultChild as CfnFunction)}.Arn>:*]`,
+      reason:
+        'lambda:InvokeFunction on the orchestrator function and its versions (<arn>:*), as the Step Functions LambdaInvoke task requires; no other function.',
+    });
+
+    new Schedule(this, 'Schedule', {
+      schedule: ScheduleExpression.expression(
+        config.backfillSchedule,
+        TimeZone.of(config.backfillScheduleTimeZone),
+      ),
+      target: new StepFunctionsStartExecution(this.stateMachine, {}),
+      description: 'auth0-crm-sync: daily backfill of users who do not log in',
+    });
+  }
+}

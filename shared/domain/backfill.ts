@@ -1,0 +1,243 @@
+import type { ClaimFields } from './claims.ts';
+import { SyncApiError } from './errors.ts';
+import type { SyncStamp } from './ports.ts';
+import type { SyncService } from './sync.ts';
+import { type RequestPolicy, readSyncRequest } from './sync-request.ts';
+import { type CrmAppMetadata, toSyncResponse } from './sync-response.ts';
+
+/** One user as the tenant export lists them (fields: user_id, phone_number, email, app_metadata.crm). */
+export interface ExportedUser {
+  readonly user_id: string;
+  readonly phone_number?: string | undefined;
+  readonly email?: string | undefined;
+  /** The user's current `app_metadata.crm`, as exported: the backfill never reads a user again. */
+  readonly crm?: unknown;
+}
+
+/** Writes `app_metadata.crm` of one user (the Management API's PATCH /users/{id}). */
+export interface ProfileWriter {
+  writeCrmMetadata(userId: string, metadata: CrmAppMetadata): Promise<void>;
+}
+
+/** The user must be tried again later (a 429, the CRM down); the message is not lost. */
+export class RetryLater extends Error {
+  constructor(
+    readonly reason: string,
+    readonly afterSeconds?: number,
+  ) {
+    super(`retry later: ${reason}`);
+    this.name = 'RetryLater';
+  }
+}
+
+export type BackfillOutcome = 'changed' | 'unchanged' | 'not_found' | 'skipped';
+
+export interface BackfillCounts {
+  checked: number;
+  changed: number;
+  unchanged: number;
+  notFound: number;
+  skipped: number;
+  failed: number;
+}
+
+export const emptyCounts = (): BackfillCounts => ({
+  checked: 0,
+  changed: 0,
+  unchanged: 0,
+  notFound: 0,
+  skipped: 0,
+  failed: 0,
+});
+
+export function addOutcome(counts: BackfillCounts, outcome: BackfillOutcome | 'failed'): void {
+  counts.checked++;
+  if (outcome === 'changed') counts.changed++;
+  else if (outcome === 'unchanged') counts.unchanged++;
+  else if (outcome === 'not_found') counts.notFound++;
+  else if (outcome === 'skipped') counts.skipped++;
+  else counts.failed++;
+}
+
+/** What counts as a change worth a profile write: the link and the mapped fields, not the dates. */
+function linkOf(crm: unknown): string | undefined {
+  if (typeof crm !== 'object' || crm === null) return undefined;
+  const { id, namespace, fields } = crm as { id?: unknown; namespace?: unknown; fields?: unknown };
+  return JSON.stringify([id ?? null, namespace ?? null, sortedFields(fields)]);
+}
+
+function sortedFields(fields: unknown): Array<[string, unknown]> {
+  if (typeof fields !== 'object' || fields === null) return [];
+  return Object.entries(fields as ClaimFields).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** Whether the exported metadata still has to be looked at today. */
+export function isFreshInProfile(user: ExportedUser, now: number): boolean {
+  const freshUntil = (user.crm as { fresh_until?: unknown } | undefined)?.fresh_until;
+  return typeof freshUntil === 'string' && Date.parse(freshUntil) > now;
+}
+
+/**
+ * Whether a stamp already settles this user today: fresh for the same match key and mapping,
+ * and the profile already carries its link and fields. Lets a second run skip finished users.
+ */
+export function isSettledByStamp(
+  user: ExportedUser,
+  stamp: SyncStamp | undefined,
+  basis: string | undefined,
+  namespace: string,
+  now: number,
+): boolean {
+  if (!stamp || !basis || stamp.basis !== basis || stamp.freshUntil <= now) return false;
+  return linkOf(user.crm) === JSON.stringify([stamp.crmId, namespace, sortedFields(stamp.fields)]);
+}
+
+/**
+ * Syncs one exported user with the login path's own use case (so the CRM is still asked at most
+ * once per user per sync day) and writes the profile only when the link or a field changed:
+ * the export carries the current value, so no user is read again.
+ */
+export class BackfillUserSync {
+  constructor(
+    private readonly deps: {
+      readonly service: SyncService;
+      readonly writer: ProfileWriter;
+      readonly requestPolicy: RequestPolicy;
+      readonly namespace: string;
+    },
+  ) {}
+
+  async sync(user: ExportedUser): Promise<BackfillOutcome> {
+    let request: ReturnType<typeof readSyncRequest>;
+    try {
+      request = readSyncRequest(
+        { user_id: user.user_id, phone_number: user.phone_number, email: user.email },
+        this.deps.requestPolicy,
+      );
+    } catch (error) {
+      // No usable match key (no phone, an unreadable one): nothing the CRM could find.
+      if (error instanceof SyncApiError) return 'skipped';
+      throw error;
+    }
+    let outcome: Awaited<ReturnType<SyncService['sync']>>;
+    try {
+      outcome = await this.deps.service.sync(request);
+    } catch (error) {
+      if (error instanceof SyncApiError && error.code === 'crm_unavailable') {
+        throw new RetryLater('crm_unavailable');
+      }
+      throw error;
+    }
+    // Last known data is no news: try again when the CRM answers.
+    if (outcome.status === 'stale') throw new RetryLater('crm_stale');
+    const metadata = toSyncResponse(user.user_id, outcome, this.deps.namespace).app_metadata;
+    const changed = linkOf(metadata) !== linkOf(user.crm);
+    if (changed) await this.deps.writer.writeCrmMetadata(user.user_id, metadata);
+    if (metadata.id === null) return 'not_found';
+    return changed ? 'changed' : 'unchanged';
+  }
+}
+
+/** Where users to check go: SQS in AWS, memory locally. A call carries at most 10 users. */
+export interface UserQueue {
+  send(users: readonly ExportedUser[]): Promise<void>;
+}
+
+/** Stamps of many users at once (DynamoDB BatchGetItem). */
+export interface StampReader {
+  getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>>;
+}
+
+export interface EnqueueProgress {
+  /** Index in the export of the first user not yet handled: where a resumed run starts. */
+  readonly next: number;
+  readonly done: boolean;
+  readonly exported: number;
+  readonly freshInProfile: number;
+  readonly settledToday: number;
+  readonly skipped: number;
+  readonly enqueued: number;
+}
+
+const CHUNK = 100;
+const QUEUE_BATCH = 10;
+
+/**
+ * Streams the export from `startAt` and queues every user that still needs a look today. A user
+ * is passed over when the profile is fresh, or when today's stamp already settles them (so a
+ * second run the same day queues nobody who is done). Stops between chunks when `shouldStop`
+ * says so; `next` then says where to resume.
+ */
+export async function enqueueUsersToCheck(
+  users: AsyncIterable<ExportedUser>,
+  deps: {
+    readonly queue: UserQueue;
+    readonly stamps: StampReader;
+    readonly service: Pick<SyncService, 'basisOf'>;
+    readonly requestPolicy: RequestPolicy;
+    readonly namespace: string;
+    readonly now: number;
+    readonly startAt: number;
+    readonly shouldStop: () => boolean;
+    readonly sendConcurrency?: number;
+  },
+): Promise<EnqueueProgress> {
+  const progress = { exported: 0, freshInProfile: 0, settledToday: 0, skipped: 0, enqueued: 0 };
+  let index = 0;
+  let chunk: ExportedUser[] = [];
+  const flush = async () => {
+    const candidates: Array<{ user: ExportedUser; basis: string }> = [];
+    for (const user of chunk) {
+      if (isFreshInProfile(user, deps.now)) {
+        progress.freshInProfile++;
+        continue;
+      }
+      try {
+        const request = readSyncRequest(
+          { user_id: user.user_id, phone_number: user.phone_number, email: user.email },
+          deps.requestPolicy,
+        );
+        candidates.push({ user, basis: deps.service.basisOf(request.matchKey) });
+      } catch {
+        progress.skipped++;
+      }
+    }
+    const stamps = candidates.length
+      ? await deps.stamps.getMany(candidates.map((c) => c.user.user_id))
+      : new Map<string, SyncStamp>();
+    const toQueue = candidates
+      .filter(({ user, basis }) => {
+        const settled = isSettledByStamp(
+          user,
+          stamps.get(user.user_id),
+          basis,
+          deps.namespace,
+          deps.now,
+        );
+        if (settled) progress.settledToday++;
+        return !settled;
+      })
+      .map((c) => c.user);
+    const batches: ExportedUser[][] = [];
+    for (let i = 0; i < toQueue.length; i += QUEUE_BATCH)
+      batches.push(toQueue.slice(i, i + QUEUE_BATCH));
+    const concurrency = deps.sendConcurrency ?? 5;
+    for (let i = 0; i < batches.length; i += concurrency) {
+      await Promise.all(batches.slice(i, i + concurrency).map((b) => deps.queue.send(b)));
+    }
+    progress.enqueued += toQueue.length;
+    chunk = [];
+  };
+
+  for await (const user of users) {
+    if (index++ < deps.startAt) continue;
+    progress.exported++;
+    chunk.push(user);
+    if (chunk.length === CHUNK) {
+      await flush();
+      if (deps.shouldStop()) return { next: index, done: false, ...progress };
+    }
+  }
+  await flush();
+  return { next: index, done: true, ...progress };
+}
