@@ -39,12 +39,16 @@ export function createInstallerHandler(deps: InstallerDependencies) {
     const props = event.ResourceProperties as unknown as InstallProperties;
     const physicalId = `auth0-action:${props.ActionName}`;
     try {
+      // A resource whose creation failed was never bound; there is nothing to undo.
+      if (event.RequestType === 'Delete' && event.PhysicalResourceId !== physicalId) {
+        await respond(event, 'SUCCESS', event.PhysicalResourceId, 'nothing was installed');
+        return;
+      }
       const installer = new ActionInstaller(await managementClient(deps, props), {
         ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
       });
       if (event.RequestType === 'Delete') {
-        // A resource whose creation failed was never bound; there is nothing to undo.
-        if (event.PhysicalResourceId === physicalId) await installer.unbind(props.ActionName);
+        await installer.unbind(props.ActionName);
         await respond(event, 'SUCCESS', physicalId, 'unbound');
         return;
       }

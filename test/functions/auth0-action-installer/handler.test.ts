@@ -1,0 +1,106 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createInstallerHandler } from '#functions/auth0-action-installer/handler.ts';
+import { type ManagementApi, startManagementApi } from '#infra/local/auth0-management-api.ts';
+import { startSecretsManagerServer } from '#test/support/secrets-manager-server.ts';
+
+const SIGNING = 'arn:aws:secretsmanager:eu-west-1:1:secret:signing';
+const AUTH0 = 'arn:aws:secretsmanager:eu-west-1:1:secret:auth0';
+
+let api: ManagementApi;
+let sm: Awaited<ReturnType<typeof startSecretsManagerServer>>;
+let cfn: { url: string; responses: Array<Record<string, unknown>>; close(): void };
+
+/** CloudFormation's side of the protocol: the pre-signed URL the handler PUTs its outcome to. */
+async function startResponseEndpoint() {
+  const responses: Array<Record<string, unknown>> = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      responses.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      res.writeHead(200);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/presigned`, responses, close: () => server.close() };
+}
+
+beforeEach(async () => {
+  api = await startManagementApi();
+  sm = await startSecretsManagerServer({
+    [SIGNING]: JSON.stringify({ current: 'cr-signing-new', previous: 'cr-signing-old' }),
+    [AUTH0]: JSON.stringify({ clientId: api.clientId, clientSecret: api.clientSecret }),
+  });
+  cfn = await startResponseEndpoint();
+});
+afterEach(async () => {
+  cfn.close();
+  await sm.close();
+  await api.close();
+});
+
+function event(requestType: 'Create' | 'Update' | 'Delete', physicalId?: string) {
+  return {
+    RequestType: requestType,
+    ResponseURL: cfn.url,
+    StackId: 'arn:aws:cloudformation:eu-west-1:1:stack/test/1',
+    RequestId: `req-${requestType}`,
+    LogicalResourceId: 'Auth0ActionAction',
+    ResourceType: 'Custom::Auth0PostLoginAction',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:1:function:installer',
+    ...(physicalId ? { PhysicalResourceId: physicalId } : {}),
+    ResourceProperties: {
+      ServiceToken: 'arn:aws:lambda:eu-west-1:1:function:installer',
+      ActionName: 'auth0-crm-sync',
+      Position: 'last',
+      Code: 'exports.onExecutePostLogin = async () => {};',
+      SyncApiUrl: 'https://sync.acme.test/v1/sync',
+      SigningSecretArn: SIGNING,
+      Auth0SecretArn: AUTH0,
+      Auth0Domain: api.domain,
+      FailMode: 'open',
+    },
+  } as unknown as CloudFormationCustomResourceEvent;
+}
+
+describe('the Action installer custom resource', () => {
+  it('Create installs and binds with the current signing secret; Delete unbinds, others stay', async () => {
+    api.seedAction({ name: 'fraud-check', bound: true });
+    const handler = createInstallerHandler({
+      secretsManager: sm.client(),
+      fetch: api.fetch,
+      pollMs: 5,
+    });
+    await handler(event('Create'));
+    expect(cfn.responses[0]).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: 'auth0-action:auth0-crm-sync',
+    });
+    expect(api.bindings.map((b) => b.display_name)).toEqual(['fraud-check', 'auth0-crm-sync']);
+    const ours = [...api.actions.values()].find((a) => a.name === 'auth0-crm-sync');
+    expect(api.secretValues(ours?.id ?? '')).toMatchObject({
+      SYNC_SIGNING_SECRET: 'cr-signing-new',
+    });
+    expect(JSON.stringify(cfn.responses)).not.toContain('cr-signing');
+
+    await handler(event('Delete', 'auth0-action:auth0-crm-sync'));
+    expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
+    expect(api.bindings.map((b) => b.display_name)).toEqual(['fraud-check']);
+  });
+
+  it('reports FAILED with a reason (not a hang) when the Auth0 credentials were never set', async () => {
+    sm.set(AUTH0, JSON.stringify({ clientId: 'set-me', clientSecret: 'generated' }));
+    const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
+    await handler(event('Create'));
+    expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
+    expect(String(cfn.responses[0]?.Reason)).toMatch(/SetAuth0CredentialsCommand/);
+    // Deleting a resource whose creation failed touches nothing.
+    await handler(event('Delete', String(cfn.responses[0]?.PhysicalResourceId)));
+    expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
+  });
+});

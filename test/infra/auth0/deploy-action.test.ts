@@ -1,0 +1,51 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deployAction } from '#infra/auth0/deploy-action.ts';
+import { type ManagementApi, startManagementApi } from '#infra/local/auth0-management-api.ts';
+
+let api: ManagementApi;
+let env: Record<string, string>;
+beforeEach(async () => {
+  api = await startManagementApi();
+  env = {
+    AUTH0_DOMAIN: api.domain,
+    AUTH0_CLIENT_ID: api.clientId,
+    AUTH0_CLIENT_SECRET: api.clientSecret,
+    SYNC_API_URL: 'https://sync.acme.test/v1/sync',
+    SYNC_SIGNING_SECRET: 'deploy-test-signing-secret-42',
+    FAIL_MODE: 'closed',
+  };
+});
+afterEach(() => api.close());
+
+describe('npm run action:deploy', () => {
+  it('--dry-run prints the plan, names the secrets but never their values, and changes nothing', async () => {
+    api.seedAction({ name: 'fraud-check', bound: true });
+    const { text } = await deployAction(env, { dryRun: true, fetch: api.fetch });
+    expect(text).toMatch(/1\. create Action "auth0-crm-sync"/);
+    expect(text).toMatch(/SYNC_API_URL, SYNC_SIGNING_SECRET, FAIL_MODE/);
+    expect(text).toMatch(/fraud-check → auth0-crm-sync/);
+    expect(text).not.toContain(env.SYNC_SIGNING_SECRET);
+    expect(api.writes()).toEqual([]);
+  });
+
+  it('installs the built Action, then a second run says there is nothing to do', async () => {
+    const first = await deployAction(env, {
+      dryRun: false,
+      fetch: api.fetch,
+      installer: { pollMs: 5 },
+    });
+    expect(first.plan.steps.map((s) => s.kind)).toEqual(['create_action', 'deploy_action', 'bind']);
+    const [action] = api.actions.values();
+    expect(action?.code).toContain('onExecutePostLogin');
+    expect(api.secretValues(action?.id ?? '')).toMatchObject({ FAIL_MODE: 'closed' });
+    const second = await deployAction(env, { dryRun: false, fetch: api.fetch });
+    expect(second.text).toMatch(/^nothing to do/);
+  });
+
+  it('refuses missing settings with a message naming them', async () => {
+    const { SYNC_API_URL: _, ...missing } = env;
+    await expect(deployAction(missing, { dryRun: true, fetch: api.fetch })).rejects.toThrow(
+      /SYNC_API_URL/,
+    );
+  });
+});
