@@ -12,6 +12,9 @@ const ENV = {
   SYNC_SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:signing',
   CRM_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:crm',
   CRM_URL: 'https://crm.example.com/lookup',
+  AUTH0_DOMAIN: 'tenant.example.auth0.com',
+  AUTH0_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:auth0',
+  BACKFILL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/000000000000/users',
   AWS_REGION: 'eu-west-1',
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',
@@ -34,7 +37,15 @@ function importMs(file: string, runs: number): number[] {
  * The sync handler as deployed (lambdaBundleOptions: minified, SDK bundled) against the same
  * handler bundled with esbuild's defaults and the AWS SDK left to the runtime (not minified).
  */
-export async function benchColdStart(entry: string, runs: number): Promise<string[]> {
+export async function benchColdStart(entries: readonly string[], runs: number): Promise<string[]> {
+  const lines = [
+    `## Cold-start proxy: bundle size and import time in a fresh Node ${process.version}`,
+  ];
+  for (const entry of entries) lines.push(...(await benchEntry(entry, runs)));
+  return lines;
+}
+
+async function benchEntry(entry: string, runs: number): Promise<string[]> {
   // Inside the project, so the baseline's external SDK resolves from node_modules.
   const cache = join(process.cwd(), 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
@@ -59,10 +70,10 @@ export async function benchColdStart(entry: string, runs: number): Promise<strin
     const b = summarise(importMs(defaults, runs));
     const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
     return [
-      `## Cold-start proxy: import of ${entry} in a fresh Node ${process.version}`,
-      `deployed bundle (minified, SDK bundled): ${kb(size(deployed))} (${kb(gz(deployed))} gzip)  import p50 ${d.p50.toFixed(1)} ms  p90 ${d.p90.toFixed(1)} ms  (n=${d.n})`,
-      `baseline (esbuild defaults, SDK external): ${kb(size(defaults))} (${kb(gz(defaults))} gzip) + SDK from node_modules  import p50 ${b.p50.toFixed(1)} ms  p90 ${b.p90.toFixed(1)} ms`,
-      `ratio deployed/baseline import p50: ${(d.p50 / b.p50).toFixed(2)}`,
+      `${entry}`,
+      `  deployed (minified, SDK bundled):   ${kb(size(deployed)).padStart(10)} (${kb(gz(deployed))} gzip)  import p50 ${d.p50.toFixed(1)} ms  p90 ${d.p90.toFixed(1)} ms  (n=${d.n})`,
+      `  baseline (defaults, SDK external): ${kb(size(defaults)).padStart(10)} (${kb(gz(defaults))} gzip) + SDK from node_modules  import p50 ${b.p50.toFixed(1)} ms  p90 ${b.p90.toFixed(1)} ms`,
+      `  ratio deployed/baseline import p50: ${(d.p50 / b.p50).toFixed(2)}`,
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,13 @@ async function main(): Promise<void> {
   if (wanted('sync')) lines.push('', ...(await benchSyncHandler(quick ? 200 : 3_000)));
   if (wanted('action')) lines.push('', ...(await benchAction(quick ? 100 : 500)));
   if (wanted('cold')) {
-    lines.push('', ...(await benchColdStart('functions/sync/handler.ts', quick ? 3 : 15)));
+    const entries = [
+      'functions/sync/handler.ts',
+      'functions/backfill-worker/handler.ts',
+      'functions/backfill-orchestrator/handler.ts',
+      'functions/auth0-action-installer/handler.ts',
+    ];
+    lines.push('', ...(await benchColdStart(entries, quick ? 3 : 15)));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
