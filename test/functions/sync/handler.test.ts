@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { ADA, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -337,5 +337,46 @@ describe('when DynamoDB is unavailable', () => {
     const res = await down.invoke(ada(newUser()));
     expect(res.status).toBe(200);
     expect(res.body.crm_id).toBe('C-1001');
+  });
+});
+
+describe('what each login logs', () => {
+  it('one structured line with the outcome and CloudWatch metrics (EMF), and a correlation id', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    let res: Awaited<ReturnType<SyncHarness['invoke']>>;
+    try {
+      res = await h.invoke(ada(newUser()));
+    } finally {
+      spy.mockRestore();
+    }
+    const entries = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    const sync = entries.find((e) => e.message === 'sync');
+    expect(sync).toMatchObject({
+      level: 'INFO',
+      status: 'synced',
+      Status: 'synced',
+      Logins: 1,
+      correlation_id: res.headers['x-request-id'],
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'Auth0CrmSync',
+            Dimensions: [['Status']],
+            Metrics: [
+              { Name: 'Logins', Unit: 'Count' },
+              { Name: 'CrmLatency', Unit: 'Milliseconds' },
+            ],
+          },
+        ],
+      },
+    });
+    expect(typeof sync.CrmLatency).toBe('number');
   });
 });
