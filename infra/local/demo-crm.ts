@@ -30,6 +30,8 @@ function contact(id: string, name: string, phone: string, email: string, tier: s
 
 export interface DemoCrm {
   readonly url: string;
+  /** Lookups answered so far (for benchmarks that count I/O). */
+  readonly lookups: () => number;
   close(): Promise<void>;
 }
 
@@ -49,7 +51,9 @@ export async function startDemoCrm(options: {
   port?: number;
   generated?: boolean;
 }): Promise<DemoCrm> {
+  let lookups = 0;
   const server: Server = createServer((req, res) => {
+    lookups++;
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -80,6 +84,7 @@ export async function startDemoCrm(options: {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/contacts/lookup`,
+    lookups: () => lookups,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
