@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { parseSettings } from '#shared/config.ts';
 import { buildClaimMapping } from '#shared/domain/claims.ts';
 import { isValidTimeZone } from '#shared/domain/sync-day.ts';
 
@@ -66,12 +67,7 @@ export function readStackConfig(context: (key: string) => unknown): StackConfig 
     raw[key] =
       typeof value === 'string' && /^[[{]|^(true|false)$/.test(value) ? JSON.parse(value) : value;
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid CDK context: ${problems.join('; ')}`);
-  }
-  const config = parsed.data;
+  const config = parseSettings(schema, raw, 'CDK context');
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
   buildClaimMapping({
     namespace: config.claimNamespace,

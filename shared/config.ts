@@ -113,18 +113,25 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Parses settings with a schema; the error names every wrong setting, never its value. */
+export function parseSettings<T extends z.ZodMiniType>(
+  schema: T,
+  input: unknown,
+  what: string,
+): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
+    throw new ConfigError(`Invalid ${what}: ${problems.join('; ')}`);
+  }
+  return parsed.data as z.infer<T>;
+}
+
 /** Parses the service's settings once, at start; the message names every wrong setting. */
 export function loadSyncServiceConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): SyncServiceConfig {
-  const parsed = environment.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${i.path.join('.') || 'config'}: ${i.message}`,
-    );
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseSettings(environment, env, 'configuration');
   const idPath = e.CRM_ID_PATH;
   const fields = setting('CLAIM_MAP', () => parseClaimMap(e.CLAIM_MAP)) ?? {
     crm_id: idPath,
@@ -221,14 +228,7 @@ const backfillEnvironment = z.object({
 export function loadBackfillConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): BackfillConfig {
-  const parsed = backfillEnvironment.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${i.path.join('.') || 'config'}: ${i.message}`,
-    );
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseSettings(backfillEnvironment, env, 'configuration');
   return {
     auth0Domain: e.AUTH0_DOMAIN,
     auth0SecretId: e.AUTH0_SECRET_ARN,

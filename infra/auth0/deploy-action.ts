@@ -5,6 +5,7 @@ import {
   type ActionInstallSpec,
   type InstallPlan,
 } from '#shared/adapters/auth0-action-installer.ts';
+import { parseSettings } from '#shared/config.ts';
 import { buildAction } from './build-action.ts';
 
 /** Settings of `npm run action:deploy`, from the environment. */
@@ -31,12 +32,7 @@ const settings = z.object({
 export type DeploySettings = z.infer<typeof settings>;
 
 export function readDeploySettings(env: Record<string, string | undefined>): DeploySettings {
-  const parsed = settings.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  return parsed.data;
+  return parseSettings(settings, env, 'configuration');
 }
 
 export function installSpec(s: DeploySettings, code: string): ActionInstallSpec {
