@@ -1,10 +1,12 @@
 import { benchAction } from './action.ts';
+import { benchBackfill } from './backfill.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchSyncHandler } from './sync-handler.ts';
 
 /**
  * `npm run bench`: prints figures; nothing here asserts on time.
- * `--quick` for a smoke run, `--only=sync,action,cold` to pick sections.
+ * `--quick` for a smoke run, `--only=sync,action,cold,backfill` to pick sections,
+ * `--backfill-users=100000` for the backfill's size (default 20,000; 2,000 with --quick).
  */
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -15,6 +17,10 @@ async function main(): Promise<void> {
   ];
   if (wanted('sync')) lines.push('', ...(await benchSyncHandler(quick ? 200 : 3_000)));
   if (wanted('action')) lines.push('', ...(await benchAction(quick ? 100 : 500)));
+  if (wanted('backfill')) {
+    const size = Number(process.argv.find((a) => a.startsWith('--backfill-users='))?.slice(17));
+    lines.push('', ...(await benchBackfill(size > 0 ? size : quick ? 2_000 : 20_000)));
+  }
   if (wanted('cold')) {
     const entries = [
       'functions/sync/handler.ts',

@@ -9,7 +9,7 @@ import { Auth0UserExport } from '#shared/adapters/auth0-users.ts';
 import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import { secretReader } from '#shared/adapters/secrets-manager.ts';
 import { SqsUserQueue } from '#shared/adapters/sqs-queue.ts';
-import { loadBackfillConfig, loadSyncServiceConfig } from '#shared/config.ts';
+import { ConfigError, loadBackfillConfig, loadSyncServiceConfig } from '#shared/config.ts';
 import { createOrchestrator, type RunState, type Step } from './orchestrator.ts';
 
 const config = loadSyncServiceConfig(process.env);
@@ -18,24 +18,41 @@ const logger = new Logger({ serviceName: 'crm-sync-backfill' });
 const secretsManager = new SecretsManagerClient({});
 const dynamodb = new DynamoDBClient({});
 const { service } = buildSyncService(config, { dynamodb, secretsManager, logger });
+if (!backfill.queueUrl) {
+  throw new ConfigError('Invalid configuration: BACKFILL_QUEUE_URL: must name the backfill queue');
+}
+const queue = new SqsUserQueue(new SQSClient({}), backfill.queueUrl);
 const stamps = new DynamoDbStampStore({
   client: dynamodb,
   tableName: config.tableName,
   retentionDays: config.stampRetentionDays,
 });
 
+let exporter: Promise<Auth0UserExport> | undefined;
+/** One Management API client per container; the credentials are read again after a failure. */
+const userExport = () => {
+  exporter ??= secretReader(secretsManager, backfill.auth0SecretId)()
+    .then(
+      (raw) =>
+        new Auth0UserExport(
+          managementClient({
+            domain: backfill.auth0Domain,
+            credentials: parseAuth0Credentials(raw),
+          }),
+        ),
+    )
+    .catch((error: unknown) => {
+      // Unreadable or still the placeholder: read it again on the next step.
+      exporter = undefined;
+      throw error;
+    });
+  return exporter;
+};
+
 export const handler = async (input: { step: Step; state: RunState }, context: Context) =>
   createOrchestrator({
-    export: async () =>
-      new Auth0UserExport(
-        managementClient({
-          domain: backfill.auth0Domain,
-          credentials: parseAuth0Credentials(
-            await secretReader(secretsManager, backfill.auth0SecretId)(),
-          ),
-        }),
-      ),
-    queue: new SqsUserQueue(new SQSClient({}), backfill.queueUrl ?? ''),
+    export: userExport,
+    queue,
     stamps,
     service,
     requestPolicy: { matchKeys: config.matchKeys, defaultPhoneCountry: config.defaultPhoneCountry },

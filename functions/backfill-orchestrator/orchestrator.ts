@@ -10,14 +10,19 @@ import {
 import type { SyncService } from '#shared/domain/sync.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
 
+export type EnqueueTotals = Omit<EnqueueProgress, 'next' | 'done'>;
+
 /** The backfill's state between Step Functions steps: all it needs to resume. */
 export interface RunState {
   readonly jobId?: string;
   readonly startedAt?: number;
+  /** Index in the export of the first user not yet queued or passed over. */
   readonly next?: number;
   readonly done?: boolean;
   readonly exportState?: 'running' | 'completed' | 'failed';
-  readonly totals?: Omit<EnqueueProgress, 'next' | 'done'>;
+  /** Enqueue invocations so far. */
+  readonly invocations?: number;
+  readonly totals?: EnqueueTotals;
 }
 
 export type Step = 'start' | 'status' | 'enqueue' | 'summary';
@@ -33,63 +38,89 @@ export interface OrchestratorDependencies {
   readonly connectionId?: string | undefined;
   /** Milliseconds this invocation may still run; enqueuing stops with a margin. */
   readonly remainingMs: () => number;
+  /** Below this many remaining milliseconds no further chunk is started (default 90 s). */
+  readonly stopMarginMs?: number;
+  readonly clock?: () => number;
 }
 
-const zero = { exported: 0, freshInProfile: 0, settledToday: 0, skipped: 0, enqueued: 0 };
+const zero: EnqueueTotals = {
+  exported: 0,
+  freshInProfile: 0,
+  settledToday: 0,
+  skipped: 0,
+  enqueued: 0,
+};
 
 /**
  * The steps the state machine runs: start the export job, poll it, stream it into the queue in
  * as many invocations as it takes (each resumes at `next`), and log one summary per run.
  */
 export function createOrchestrator(deps: OrchestratorDependencies) {
+  const clock = deps.clock ?? Date.now;
+  const margin = deps.stopMarginMs ?? 90_000;
   return async (input: { step: Step; state: RunState }): Promise<RunState> => {
-    const { state } = input;
-    const exporter = await deps.export();
+    const state = input.state ?? {};
     switch (input.step) {
-      case 'start':
+      case 'start': {
+        const exporter = await deps.export();
         return {
           jobId: await exporter.start(deps.connectionId),
-          startedAt: Date.now(),
+          startedAt: clock(),
           next: 0,
+          done: false,
+          invocations: 0,
           totals: zero,
         };
+      }
       case 'status': {
+        const exporter = await deps.export();
         const status = await exporter.status(required(state.jobId));
         if (status.state === 'failed') throw new Error(`export job ${state.jobId} failed`);
         return { ...state, exportState: status.state };
       }
       case 'enqueue': {
+        const exporter = await deps.export();
         // The download link expires within a minute; every invocation asks for a fresh one.
         const status = await exporter.status(required(state.jobId));
-        if (status.state !== 'completed')
+        if (status.state !== 'completed') {
           throw new Error(`export job ${state.jobId} is not complete`);
+        }
         const progress = await enqueueUsersToCheck(exporter.users(status.location), {
           queue: deps.queue,
           stamps: deps.stamps,
           service: deps.service,
           requestPolicy: deps.requestPolicy,
           namespace: deps.namespace,
-          now: Date.now(),
+          now: clock(),
           startAt: state.next ?? 0,
-          shouldStop: () => deps.remainingMs() < 90_000,
+          shouldStop: () => deps.remainingMs() < margin,
         });
         const before = state.totals ?? zero;
-        const totals = {
+        const totals: EnqueueTotals = {
           exported: before.exported + progress.exported,
           freshInProfile: before.freshInProfile + progress.freshInProfile,
           settledToday: before.settledToday + progress.settledToday,
           skipped: before.skipped + progress.skipped,
           enqueued: before.enqueued + progress.enqueued,
         };
-        return { ...state, next: progress.next, done: progress.done, totals };
+        return {
+          ...state,
+          next: progress.next,
+          done: progress.done,
+          invocations: (state.invocations ?? 0) + 1,
+          totals,
+        };
       }
       case 'summary': {
         const totals = state.totals ?? zero;
-        const seconds = Math.max(1, (Date.now() - (state.startedAt ?? Date.now())) / 1000);
+        const seconds = Math.max(1, (clock() - (state.startedAt ?? clock())) / 1000);
+        // One line per run: the workers' per-user outcomes are in their batch lines (metrics).
         deps.logger.info('backfill run', {
           job_id: state.jobId,
+          done: state.done ?? false,
+          invocations: state.invocations ?? 0,
           seconds: Math.round(seconds),
-          users_per_second: Math.round(totals.exported / seconds),
+          users_per_second: Math.round((totals.exported / seconds) * 10) / 10,
           exported: totals.exported,
           fresh_in_profile: totals.freshInProfile,
           settled_today: totals.settledToday,
@@ -99,7 +130,11 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
             {},
             {
               BackfillExported: { value: totals.exported, unit: 'Count' },
+              BackfillFreshInProfile: { value: totals.freshInProfile, unit: 'Count' },
+              BackfillSettledToday: { value: totals.settledToday, unit: 'Count' },
+              BackfillSkippedNoKey: { value: totals.skipped, unit: 'Count' },
               BackfillEnqueued: { value: totals.enqueued, unit: 'Count' },
+              BackfillRunDuration: { value: Math.round(seconds * 1000), unit: 'Milliseconds' },
             },
           ),
         });

@@ -24,28 +24,30 @@ const writes = new RateLimiter(backfill.auth0WritesPerSecond);
 let worker: Promise<BackfillUserSync> | undefined;
 
 export const handler = createBackfillWorker(() => {
-  worker ??= secretReader(secretsManager, backfill.auth0SecretId)().then(
-    (raw) =>
-      new BackfillUserSync({
-        service,
-        writer: new Auth0ProfileWriter(
-          managementClient({
-            domain: backfill.auth0Domain,
-            credentials: parseAuth0Credentials(raw),
-          }),
-          writes,
-        ),
-        requestPolicy: {
-          matchKeys: config.matchKeys,
-          defaultPhoneCountry: config.defaultPhoneCountry,
-        },
-        namespace: config.mapping.namespace,
-      }),
-    (error: unknown) => {
-      // Read the credentials again on the next batch (they may just have been set).
+  worker ??= secretReader(secretsManager, backfill.auth0SecretId)()
+    .then(
+      (raw) =>
+        new BackfillUserSync({
+          service,
+          writer: new Auth0ProfileWriter(
+            managementClient({
+              domain: backfill.auth0Domain,
+              credentials: parseAuth0Credentials(raw),
+            }),
+            writes,
+          ),
+          requestPolicy: {
+            matchKeys: config.matchKeys,
+            defaultPhoneCountry: config.defaultPhoneCountry,
+          },
+          namespace: config.mapping.namespace,
+        }),
+    )
+    .catch((error: unknown) => {
+      // Unreadable or still the placeholder (parseAuth0Credentials throws inside `then`, so a
+      // second argument to `then` would not see it): read them again on the next batch.
       worker = undefined;
       throw error;
-    },
-  );
+    });
   return worker;
 }, logger);

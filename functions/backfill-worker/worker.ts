@@ -1,8 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { embeddedMetrics } from '#functions/sync/metrics.ts';
 import {
   addOutcome,
+  type BackfillOutcome,
   type BackfillUserSync,
   type ExportedUser,
   emptyCounts,
@@ -10,32 +11,48 @@ import {
 } from '#shared/domain/backfill.ts';
 
 /**
- * Syncs the users of one SQS batch. A user that must be retried (a 429, the CRM down) or that
- * failed is reported as a batch item failure: SQS delivers it again later, and moves it to the
- * dead-letter queue after the queue's maxReceiveCount. One user never stops the others.
+ * Syncs the users of one SQS batch, all at once (the shared rate limiters pace the CRM and
+ * Auth0 calls). A user that must be retried (a 429, a 5xx, the CRM down) or that failed is
+ * reported as a batch item failure: SQS delivers it again after the visibility timeout, and
+ * moves it to the dead-letter queue after the queue's maxReceiveCount. One user never stops
+ * the others. One log line per batch carries the counts as CloudWatch metrics.
  */
-export function createBackfillWorker(worker: () => Promise<BackfillUserSync>, logger: Logger) {
+export function createBackfillWorker(
+  worker: () => Promise<BackfillUserSync>,
+  logger: Logger,
+  clock: () => number = Date.now,
+) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const started = clock();
     const sync = await worker();
     const counts = emptyCounts();
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     let retried = 0;
-    for (const record of event.Records) {
-      try {
-        const user = JSON.parse(record.body) as ExportedUser;
-        addOutcome(counts, await sync.sync(user));
-      } catch (error) {
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-        if (error instanceof RetryLater) {
-          retried++;
-        } else {
-          counts.failed++;
-          logger.warn('backfill user failed', { fault: (error as Error).name });
-        }
+    const results = await Promise.allSettled(event.Records.map((record) => syncOne(sync, record)));
+    results.forEach((result, i) => {
+      if (result.status === 'fulfilled') {
+        addOutcome(counts, result.value);
+        return;
       }
-    }
+      const record = event.Records[i] as SQSRecord;
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+      const error = result.reason as Error;
+      if (error instanceof RetryLater) {
+        retried++;
+      } else {
+        counts.failed++;
+        // The error's name only: messages of SDK errors can carry request details.
+        logger.warn('backfill user failed', {
+          fault: error?.name ?? 'Error',
+          receive_count: Number(record.attributes?.ApproximateReceiveCount ?? 0),
+        });
+      }
+    });
+    const ms = Math.max(1, clock() - started);
     logger.info('backfill batch', {
+      users: event.Records.length,
       retried,
+      users_per_second: Math.round((counts.checked / ms) * 1000 * 10) / 10,
       ...embeddedMetrics(
         {},
         {
@@ -43,11 +60,19 @@ export function createBackfillWorker(worker: () => Promise<BackfillUserSync>, lo
           BackfillChanged: { value: counts.changed, unit: 'Count' },
           BackfillUnchanged: { value: counts.unchanged, unit: 'Count' },
           BackfillNotFound: { value: counts.notFound, unit: 'Count' },
+          BackfillSkipped: { value: counts.skipped, unit: 'Count' },
           BackfillFailed: { value: counts.failed, unit: 'Count' },
           BackfillRetried: { value: retried, unit: 'Count' },
+          BackfillBatchDuration: { value: ms, unit: 'Milliseconds' },
         },
       ),
     });
     return { batchItemFailures };
   };
+}
+
+async function syncOne(sync: BackfillUserSync, record: SQSRecord): Promise<BackfillOutcome> {
+  const user = JSON.parse(record.body) as ExportedUser;
+  if (typeof user?.user_id !== 'string') throw new TypeError('the message holds no user_id');
+  return sync.sync(user);
 }

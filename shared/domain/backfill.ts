@@ -178,7 +178,8 @@ export async function enqueueUsersToCheck(
     readonly namespace: string;
     readonly now: number;
     readonly startAt: number;
-    readonly shouldStop: () => boolean;
+    /** Asked after each chunk with the progress so far; true ends this call (resume at `next`). */
+    readonly shouldStop: (progress: EnqueueProgress) => boolean;
     readonly sendConcurrency?: number;
   },
 ): Promise<EnqueueProgress> {
@@ -235,7 +236,8 @@ export async function enqueueUsersToCheck(
     chunk.push(user);
     if (chunk.length === CHUNK) {
       await flush();
-      if (deps.shouldStop()) return { next: index, done: false, ...progress };
+      const sofar = { next: index, done: false, ...progress };
+      if (deps.shouldStop(sofar)) return sofar;
     }
   }
   await flush();
