@@ -135,6 +135,10 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
               BackfillSkippedNoKey: { value: totals.skipped, unit: 'Count' },
               BackfillEnqueued: { value: totals.enqueued, unit: 'Count' },
               BackfillRunDuration: { value: Math.round(seconds * 1000), unit: 'Milliseconds' },
+              BackfillExportedPerSecond: {
+                value: Math.round((totals.exported / seconds) * 10) / 10,
+                unit: 'Count/Second',
+              },
             },
           ),
         });

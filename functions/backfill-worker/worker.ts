@@ -64,6 +64,10 @@ export function createBackfillWorker(
           BackfillFailed: { value: counts.failed, unit: 'Count' },
           BackfillRetried: { value: retried, unit: 'Count' },
           BackfillBatchDuration: { value: ms, unit: 'Milliseconds' },
+          BackfillUsersPerSecond: {
+            value: Math.round((counts.checked / ms) * 1000 * 10) / 10,
+            unit: 'Count/Second',
+          },
         },
       ),
     });

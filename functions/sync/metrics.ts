@@ -7,7 +7,7 @@ export const METRICS_NAMESPACE = 'Auth0CrmSync';
  */
 export function embeddedMetrics(
   dimensions: Record<string, string>,
-  metrics: Record<string, { value: number; unit: 'Count' | 'Milliseconds' }>,
+  metrics: Record<string, { value: number; unit: 'Count' | 'Milliseconds' | 'Count/Second' }>,
 ): Record<string, unknown> {
   return {
     _aws: {

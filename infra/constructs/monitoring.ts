@@ -128,6 +128,14 @@ export class Monitoring extends Construct {
         left: ['Checked', 'Changed', 'Unchanged', 'NotFound', 'Failed'].map((name) =>
           this.serviceMetric(`Backfill${name}`, {}, 'Sum'),
         ),
+        right: [
+          new MathExpression({
+            expression: 'checked / PERIOD(checked)',
+            usingMetrics: { checked: this.serviceMetric('BackfillChecked', {}, 'Sum') },
+            label: 'users checked per second',
+            period: FIVE_MINUTES,
+          }),
+        ],
         width: 12,
       }),
       new SingleValueWidget({
