@@ -9,6 +9,7 @@ import {
   emptyCounts,
   RetryLater,
 } from '#shared/domain/backfill.ts';
+import { outcomeMetrics } from './metrics.ts';
 
 /**
  * Syncs the users of one SQS batch, all at once (the shared rate limiters pace the CRM and
@@ -56,12 +57,7 @@ export function createBackfillWorker(
       ...embeddedMetrics(
         {},
         {
-          BackfillChecked: { value: counts.checked, unit: 'Count' },
-          BackfillChanged: { value: counts.changed, unit: 'Count' },
-          BackfillUnchanged: { value: counts.unchanged, unit: 'Count' },
-          BackfillNotFound: { value: counts.notFound, unit: 'Count' },
-          BackfillSkipped: { value: counts.skipped, unit: 'Count' },
-          BackfillFailed: { value: counts.failed, unit: 'Count' },
+          ...outcomeMetrics(counts),
           BackfillRetried: { value: retried, unit: 'Count' },
           BackfillBatchDuration: { value: ms, unit: 'Milliseconds' },
           BackfillUsersPerSecond: {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { outcomeMetrics } from '#functions/backfill-worker/metrics.ts';
 import { embeddedMetrics } from '#functions/sync/metrics.ts';
 import { startManagementApi } from './auth0-management-api.ts';
 import {
@@ -114,11 +115,7 @@ function logSummary(logger: Logger, run: LocalBackfillRun): void {
     ...embeddedMetrics(
       {},
       {
-        BackfillChecked: { value: counts.checked, unit: 'Count' },
-        BackfillChanged: { value: counts.changed, unit: 'Count' },
-        BackfillUnchanged: { value: counts.unchanged, unit: 'Count' },
-        BackfillNotFound: { value: counts.notFound, unit: 'Count' },
-        BackfillFailed: { value: counts.failed, unit: 'Count' },
+        ...outcomeMetrics(counts),
         BackfillRunDuration: { value: Math.round(run.seconds * 1000), unit: 'Milliseconds' },
       },
     ),
