@@ -30,12 +30,16 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncApiClie
     secretsManager ??= new SecretsManagerClient({});
     return secretsManager;
   };
-  const secret = (setting: SecretSetting): CachedValue<string> => {
-    const load =
+  // Parsed once per load, not per request: the cached value is what the hot path uses.
+  const secret = <T = string>(
+    setting: SecretSetting,
+    parse: (raw: string) => T = (raw) => raw as T,
+  ): CachedValue<T> => {
+    const read =
       setting.source === 'inline'
         ? async () => setting.value
         : secretReader(secretsClient(), setting.secretId);
-    return new CachedValue(load, {
+    return new CachedValue(async () => parse(await read()), {
       maxAgeMs: config.secretsMaxAgeSeconds * 1000,
       ...(clients.clock ? { clock: clients.clock } : {}),
       onStaleServed: (error) => logAbsorbedFault(logger)({ operation: 'secret_read', error }),
@@ -77,10 +81,10 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncApiClie
 /** Builds the Sync API from parsed configuration: the one composition root, Lambda and local. */
 export function buildSyncApi(config: SyncServiceConfig, clients: SyncApiClients) {
   const { service, logger, secret } = buildSyncService(config, clients);
-  const signing = secret(config.signingSecret);
+  const signing = secret(config.signingSecret, parseSigningSecrets);
   return createSyncApi({
     service,
-    signingSecrets: async () => parseSigningSecrets(await signing.get()),
+    signingSecrets: () => signing.get(),
     requestPolicy: {
       matchKeys: config.matchKeys,
       defaultPhoneCountry: config.defaultPhoneCountry,
