@@ -1,11 +1,12 @@
 import { benchAction } from './action.ts';
 import { benchBackfill } from './backfill.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchHostileCrm } from './hostile-crm.ts';
 import { benchSyncHandler } from './sync-handler.ts';
 
 /**
  * `npm run bench`: prints figures; nothing here asserts on time.
- * `--quick` for a smoke run, `--only=sync,action,cold,backfill` to pick sections,
+ * `--quick` for a smoke run, `--only=sync,hostile,action,cold,backfill` to pick sections,
  * `--backfill-users=100000` for the backfill's size (default 20,000; 2,000 with --quick).
  */
 async function main(): Promise<void> {
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     `auth0-crm-sync benchmarks — ${new Date().toISOString()} — Node ${process.version}, ${process.arch}`,
   ];
   if (wanted('sync')) lines.push('', ...(await benchSyncHandler(quick ? 200 : 3_000)));
+  if (wanted('hostile')) lines.push('', ...(await benchHostileCrm(quick)));
   if (wanted('action')) lines.push('', ...(await benchAction(quick ? 100 : 500)));
   if (wanted('backfill')) {
     const size = Number(process.argv.find((a) => a.startsWith('--backfill-users='))?.slice(17));

@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
-import { parseSettings } from '#shared/config.ts';
+import { ConfigError, parseSettings } from '#shared/config.ts';
 import { buildClaimMapping } from '#shared/domain/claims.ts';
 import { isValidTimeZone } from '#shared/domain/sync-day.ts';
+import { loginTimeBudget } from '#shared/domain/time-budget.ts';
 
 /**
  * The stack's settings, read once from CDK context (cdk.json or `-c key=value`) and validated
@@ -18,6 +19,8 @@ const schema = z.object({
   crmIdPath: z._default(z.string(), 'id'),
   crmMatchKeys: z._default(z.string().check(z.regex(/^(phone|email)(,(phone|email))?$/)), 'phone'),
   crmTimeoutMs: positiveInt(2_500, 10_000),
+  /** The Action's SYNC_TIMEOUT_MS: CRM_TIMEOUT_MS and the waiters' budget must fit inside it. */
+  actionTimeoutMs: positiveInt(3_000, 15_000),
   claimNamespace: z._default(z.string(), 'https://crm.example.com/'),
   claimMap: z._default(z.record(z.string(), z.string()), { crm_id: 'id', name: 'name' }),
   syncTimeZone: z._default(
@@ -68,6 +71,13 @@ export function readStackConfig(context: (key: string) => unknown): StackConfig 
       typeof value === 'string' && /^[[{]|^(true|false)$/.test(value) ? JSON.parse(value) : value;
   }
   const config = parseSettings(schema, raw, 'CDK context');
+  try {
+    loginTimeBudget(config.crmTimeoutMs, config.actionTimeoutMs);
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid CDK context: crmTimeoutMs and actionTimeoutMs: ${(error as Error).message}`,
+    );
+  }
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
   buildClaimMapping({
     namespace: config.claimNamespace,

@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
+import type { CircuitBreakerPolicy } from './adapters/crm-circuit-breaker.ts';
 import { buildClaimMapping, type ClaimMapping, ClaimMappingError } from './domain/claims.ts';
 import { type CountryCode, isCountryCode } from './domain/phone.ts';
 import { parseSigningSecrets } from './domain/signature.ts';
 import { isValidTimeZone } from './domain/sync-day.ts';
 import type { MatchKeyKind } from './domain/sync-request.ts';
+import { type LoginTimeBudget, loginTimeBudget, TimeBudgetError } from './domain/time-budget.ts';
 
 /** A secret given inline (local stack, tests) or by Secrets Manager id (deployed). */
 export type SecretSetting =
@@ -16,6 +18,12 @@ export interface SyncServiceConfig {
   readonly crmUrl: string;
   readonly crmApiKey: SecretSetting;
   readonly crmTimeoutMs: number;
+  /** The caller's budget: the Action's SYNC_TIMEOUT_MS. */
+  readonly actionTimeoutMs: number;
+  /** The lease and the waiters' budget, derived from the two timeouts (time-budget.ts). */
+  readonly timeBudget: LoginTimeBudget;
+  readonly crmMaxResponseBytes: number;
+  readonly crmBreaker: CircuitBreakerPolicy;
   readonly matchKeys: readonly MatchKeyKind[];
   readonly defaultPhoneCountry: CountryCode | undefined;
   readonly mapping: ClaimMapping;
@@ -63,6 +71,11 @@ const environment = z
     CRM_API_KEY: optionalText,
     CRM_API_KEY_SECRET_ARN: optionalText,
     CRM_TIMEOUT_MS: int(100, 10_000, 2_500),
+    ACTION_TIMEOUT_MS: int(500, 15_000, 3_000),
+    CRM_MAX_RESPONSE_BYTES: int(1_024, 16 * 1024 * 1024, 1024 * 1024),
+    CRM_BREAKER_FAILURES: int(0, 1_000, 5),
+    CRM_BREAKER_COOLDOWN_SECONDS: int(1, 3_600, 30),
+    CRM_RETRY_AFTER_MAX_SECONDS: int(1, 3_600, 600),
     CRM_ID_PATH: text('id'),
     CRM_MATCH_KEYS: z.pipe(
       z.pipe(
@@ -145,6 +158,9 @@ export function loadSyncServiceConfig(
       maxValueLength: e.CLAIM_VALUE_MAX_LENGTH,
     }),
   );
+  const timeBudget = setting('CRM_TIMEOUT_MS', () =>
+    loginTimeBudget(e.CRM_TIMEOUT_MS, e.ACTION_TIMEOUT_MS),
+  );
   if (e.SYNC_SIGNING_SECRET) {
     setting('SYNC_SIGNING_SECRET', () => parseSigningSecrets(e.SYNC_SIGNING_SECRET ?? ''));
   }
@@ -154,6 +170,14 @@ export function loadSyncServiceConfig(
     crmUrl: e.CRM_URL,
     crmApiKey: secretSetting(e.CRM_API_KEY, e.CRM_API_KEY_SECRET_ARN),
     crmTimeoutMs: e.CRM_TIMEOUT_MS,
+    actionTimeoutMs: e.ACTION_TIMEOUT_MS,
+    timeBudget,
+    crmMaxResponseBytes: e.CRM_MAX_RESPONSE_BYTES,
+    crmBreaker: {
+      failureThreshold: e.CRM_BREAKER_FAILURES,
+      cooldownMs: e.CRM_BREAKER_COOLDOWN_SECONDS * 1000,
+      maxRetryAfterMs: e.CRM_RETRY_AFTER_MAX_SECONDS * 1000,
+    },
     matchKeys: e.CRM_MATCH_KEYS,
     defaultPhoneCountry: e.DEFAULT_PHONE_COUNTRY as CountryCode | undefined,
     mapping,
@@ -200,7 +224,12 @@ function setting<T>(name: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    const named = error instanceof ClaimMappingError ? MAPPING_SETTINGS[error.setting] : name;
+    const named =
+      error instanceof ClaimMappingError
+        ? MAPPING_SETTINGS[error.setting]
+        : error instanceof TimeBudgetError
+          ? 'CRM_TIMEOUT_MS and ACTION_TIMEOUT_MS'
+          : name;
     throw new ConfigError(`Invalid configuration: ${named}: ${(error as Error).message}`);
   }
 }

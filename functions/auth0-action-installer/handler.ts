@@ -19,6 +19,8 @@ interface InstallProperties {
   readonly Auth0SecretArn: string;
   readonly Auth0Domain: string;
   readonly FailMode: string;
+  /** The Action's SYNC_TIMEOUT_MS; the sync service's ACTION_TIMEOUT_MS is the same number. */
+  readonly SyncTimeoutMs?: string;
 }
 
 export interface InstallerDependencies {
@@ -63,6 +65,7 @@ export function createInstallerHandler(deps: InstallerDependencies) {
           SYNC_API_URL: props.SyncApiUrl,
           SYNC_SIGNING_SECRET: signing[0] ?? '',
           FAIL_MODE: props.FailMode,
+          ...(props.SyncTimeoutMs ? { SYNC_TIMEOUT_MS: props.SyncTimeoutMs } : {}),
         },
       });
       logger.info('action installed', {

@@ -2,7 +2,7 @@ import { sign } from '#shared/domain/signature.ts';
 import type { ClaimValue, PostLoginApi, PostLoginEvent } from './auth0-types.ts';
 
 /**
- * The post-login Action (../shared/specs/auth0-action.md). Fresh CRM data in app_metadata means
+ * The post-login Action (docs/auth0-action.md). Fresh CRM data in app_metadata means
  * no call at all; otherwise one signed call to the sync API, cut off after SYNC_TIMEOUT_MS. It
  * never throws and never logs a phone number, email, secret or signature.
  */

@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { AbsorbedFault, SyncService } from '#shared/domain/sync.ts';
-import { type RequestPolicy, readSyncRequest } from '#shared/domain/sync-request.ts';
+import type { SignatureLedger } from '#shared/domain/ports.ts';
+import { readSignatureHeader, signatureValidUntil } from '#shared/domain/signature.ts';
+import type { SyncService } from '#shared/domain/sync.ts';
+import { isUserId, type RequestPolicy, readSyncRequest } from '#shared/domain/sync-request.ts';
 import { toSyncResponse } from '#shared/domain/sync-response.ts';
 import type { HttpResult } from './http.ts';
 import { json } from './http.ts';
-import { embeddedMetrics } from './metrics.ts';
 import {
   bodyLimit,
   contractErrors,
@@ -18,10 +20,14 @@ import {
   signedRequest,
   throttle,
 } from './middleware.ts';
+import { logAbsorbedFault } from './operational-logs.ts';
+import { type RequestTrace, requestLog } from './request-log.ts';
 
 export interface SyncApiDependencies {
   readonly service: SyncService;
   readonly signingSecrets: () => Promise<readonly string[]>;
+  /** Where used signatures of forced requests are remembered, so a replay cannot force again. */
+  readonly signatureLedger: SignatureLedger;
   readonly requestPolicy: RequestPolicy;
   readonly claimNamespace: string;
   readonly logger: Logger;
@@ -29,10 +35,29 @@ export interface SyncApiDependencies {
   readonly clock?: () => number;
 }
 
-/** The Sync API v1 (sync-api.md) as one Lambda handler for API Gateway HTTP API payload v2. */
+/** The Sync API v1 (docs/sync-api.md) as one Lambda handler for API Gateway HTTP API payload v2. */
 export function createSyncApi(deps: SyncApiDependencies) {
   const { logger, service, requestPolicy, claimNamespace } = deps;
   const clock = deps.clock ?? Date.now;
+  const onFault = logAbsorbedFault(logger);
+
+  /**
+   * A forced request asks the CRM whatever the stamp says, so its signature is single-use: a
+   * replay (or a retry of the same bytes) is answered as an ordinary request, from the stamp.
+   */
+  const firstUseOfSignature = async (event: ParsedEvent): Promise<boolean> => {
+    const signature = readSignatureHeader(event.headers?.['x-sync-signature']);
+    if (signature === undefined) return false;
+    // The ledger keeps a hash: a signature is not a secret, but it has no business in a table.
+    const id = createHash('sha256').update(signature.mac).digest('base64url').slice(0, 32);
+    try {
+      return await deps.signatureLedger.firstUse(id, signatureValidUntil(signature.timestamp));
+    } catch (error) {
+      // Unknown is treated as used: the login is still answered, only not forced.
+      onFault({ operation: 'replay_check', error });
+      return false;
+    }
+  };
 
   // Order matters: nothing reads the body before its size and signature have been checked.
   const sync = middy<ParsedEvent, HttpResult>()
@@ -41,50 +66,37 @@ export function createSyncApi(deps: SyncApiDependencies) {
     .use(signedRequest(deps.signingSecrets, clock))
     .use(jsonBody())
     .handler(async (event) => {
-      const request = readSyncRequest(event.parsedBody, requestPolicy);
+      const trace = event.trace as RequestTrace;
+      trace.userId = knownUserId(event.parsedBody);
+      let request = readSyncRequest(event.parsedBody, requestPolicy);
+      trace.matchKey = request.matchKey.kind;
+      if (request.force && !(await firstUseOfSignature(event))) {
+        request = { ...request, force: false };
+        trace.replayed = true;
+      }
+      trace.forced = request.force;
       const outcome = await service.sync(request);
-      // user_id is Auth0's opaque id; phone numbers and emails never reach a log line.
-      logger.info('sync', {
-        user_id: request.userId,
-        status: outcome.status,
-        match_key: request.matchKey.kind,
-        forced: request.force,
-        ...(outcome.crmMs === undefined ? {} : { crm_ms: outcome.crmMs }),
-        ...embeddedMetrics(
-          { Status: outcome.status },
-          {
-            Logins: { value: 1, unit: 'Count' },
-            ...(outcome.crmMs === undefined
-              ? {}
-              : { CrmLatency: { value: outcome.crmMs, unit: 'Milliseconds' } }),
-          },
-        ),
-      });
+      trace.outcome = outcome.status;
+      trace.crmMs = outcome.crmMs;
+      trace.crmFault = outcome.crmFault;
       return json(200, toSyncResponse(request.userId, outcome, claimNamespace));
     });
 
-  const health = async () => json(200, { status: 'ok' });
+  const health = async (event: ParsedEvent) => {
+    (event.trace as RequestTrace).outcome = 'health';
+    return json(200, { status: 'ok' });
+  };
 
   return middy<ParsedEvent, HttpResult>()
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+    .use(requestLog(logger, clock))
     .use(correlationId(logger))
-    .use(contractErrors(logger))
+    .use(contractErrors())
     .handler(router({ '/v1/sync': { POST: sync }, '/v1/health': { GET: health } }));
 }
 
-/** Logs a fault the service absorbed by kind and error name only: never a value. */
-export function logAbsorbedFault(logger: Logger) {
-  return ({ operation, error }: AbsorbedFault) => {
-    const name = error instanceof Error ? error.name : typeof error;
-    const reason = (error as { reason?: unknown })?.reason;
-    logger.warn('absorbed fault', {
-      operation,
-      fault: name,
-      ...(reason ? { reason } : {}),
-      ...embeddedMetrics(
-        { Operation: operation },
-        { [operation === 'crm' ? 'CrmFailures' : 'AbsorbedFaults']: { value: 1, unit: 'Count' } },
-      ),
-    });
-  };
+/** The request's user id for its log line: only a well-formed one, from a verified body. */
+function knownUserId(body: unknown): string | undefined {
+  const userId = (body as { user_id?: unknown } | null)?.user_id;
+  return isUserId(userId) ? userId : undefined;
 }

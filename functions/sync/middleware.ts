@@ -3,16 +3,21 @@ import type middy from '@middy/core';
 import { SyncApiError } from '#shared/domain/errors.ts';
 import { verifySignature } from '#shared/domain/signature.ts';
 import { errorBody, type HttpEvent, type HttpResult, json, rawBody } from './http.ts';
+import type { RequestTrace } from './request-log.ts';
 
-/** The event after `jsonBody`: the body parsed, once, from the verified bytes. */
-export type ParsedEvent = HttpEvent & { parsedBody?: unknown };
+/**
+ * The event as the middlewares pass it on: the body parsed, once, from the verified bytes
+ * (`jsonBody`), and what the request's log line will say (`requestLog`).
+ */
+export type ParsedEvent = HttpEvent & { parsedBody?: unknown; trace?: RequestTrace };
 type Middleware = middy.MiddlewareObj<ParsedEvent, HttpResult>;
 
 /**
  * Turns every error into the contract's JSON error. A SyncApiError carries its own status and
- * message; anything else is a fault of ours, logged by name and answered without detail.
+ * message; anything else is a fault of ours, answered without detail (the request's log line
+ * names it).
  */
-export function contractErrors(logger: Logger): Middleware {
+export function contractErrors(): Middleware {
   return {
     onError: (request) => {
       const error = request.error;
@@ -20,7 +25,6 @@ export function contractErrors(logger: Logger): Middleware {
         request.response = json(error.status, errorBody(error.code, error.message));
         return;
       }
-      logger.error('unhandled fault', { fault: error?.name ?? 'unknown' });
       request.response = json(500, errorBody('internal_error', 'the service failed; try again'));
     },
   };
@@ -82,7 +86,7 @@ export function bodyLimit(maxBytes: number): Middleware {
   };
 }
 
-/** Verifies `X-Sync-Signature` before anything reads the body (sync-api.md). */
+/** Verifies `X-Sync-Signature` before anything reads the body (docs/sync-api.md). */
 export function signedRequest(
   secrets: () => Promise<readonly string[]>,
   clock: () => number,
@@ -134,9 +138,16 @@ export function router(routes: Record<string, Partial<Record<string, Route>>>): 
   return (event, context) => {
     const methods = routes[event.rawPath];
     if (methods === undefined) {
-      throw new SyncApiError('not_found', `no route ${event.rawPath}`);
+      // Not echoed: a path is whatever the caller typed, a phone number included.
+      throw new SyncApiError(
+        'not_found',
+        'no such route; the API serves POST /v1/sync and GET /v1/health',
+      );
     }
-    const route = methods[event.requestContext.http.method.toUpperCase()];
+    const method = event.requestContext.http.method.toUpperCase();
+    // Only a known path is named in the log line: an unknown one is whatever the caller typed.
+    if (event.trace) event.trace.route = event.rawPath;
+    const route = methods[method];
     if (route === undefined) {
       throw new SyncApiError(
         'method_not_allowed',

@@ -46,6 +46,7 @@ export class ActionInstallation extends Construct {
         Auth0SecretArn: secrets.auth0.secretArn,
         Auth0Domain: config.auth0Domain,
         FailMode: config.failMode,
+        SyncTimeoutMs: String(config.actionTimeoutMs),
       },
     });
   }

@@ -62,6 +62,22 @@ export class Monitoring extends Construct {
         'The CRM failed (timeout, 5xx, bad answer) 10+ times in 5 minutes: logins get stale data.',
       evaluationPeriods: 1,
     });
+    // Every request's log line counts its outcome (functions/sync/request-log.ts).
+    const outcome = (code: string) => this.serviceMetric('Requests', { Outcome: code }, 'Sum');
+    this.alarm('InvalidSignatures', {
+      metric: outcome('invalid_signature'),
+      threshold: 5,
+      description:
+        'Sync API requests were refused with invalid_signature 5+ times in 5 minutes: a signing secret rotation out of step with the Action (logins go on without CRM data), or someone probing the API.',
+      evaluationPeriods: 1,
+    });
+    this.alarm('CrmCircuitOpened', {
+      metric: this.serviceMetric('CrmCircuitOpened', {}, 'Sum'),
+      threshold: 1,
+      description:
+        'The CRM asked to be left alone (429/503 with Retry-After) or failed 5 times in a row: sync Lambda instances stopped calling it for a while, and logins get stale data or none.',
+      evaluationPeriods: 1,
+    });
     for (const [name, fn] of Object.entries(props.functions)) {
       this.alarm(`${name}Errors`, {
         metric: fn.metricErrors({ period: FIVE_MINUTES }),
@@ -88,7 +104,7 @@ export class Monitoring extends Construct {
       });
     }
 
-    const logins = (status: string) => this.serviceMetric('Logins', { Status: status }, 'Sum');
+    const logins = outcome;
     const dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `${scopeName(scope)}-crm-sync`,
     });
@@ -118,7 +134,7 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'CRM latency (ms) and failures',
         left: ['p50', 'p99'].map((statistic) =>
-          this.serviceMetric('CrmLatency', { Status: 'synced' }, statistic),
+          this.serviceMetric('CrmLatency', { Outcome: 'synced' }, statistic),
         ),
         right: [crmFailures],
         width: 12,
@@ -138,10 +154,23 @@ export class Monitoring extends Construct {
         ],
         width: 12,
       }),
+      new GraphWidget({
+        title: 'Refused requests by code',
+        left: [
+          'invalid_signature',
+          'signature_expired',
+          'invalid_request',
+          'invalid_phone_number',
+          'throttled',
+          'crm_unavailable',
+          'internal_error',
+        ].map(outcome),
+        width: 12,
+      }),
       new SingleValueWidget({
         title: 'Sync API requests and 5xx',
         metrics: [requests, serverErrors],
-        width: 24,
+        width: 12,
       }),
     );
   }

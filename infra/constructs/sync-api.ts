@@ -104,6 +104,7 @@ function syncServiceEnvironment(
     CRM_API_KEY_SECRET_ARN: secrets.crmApiKey.secretArn,
     CRM_URL: config.crmUrl,
     CRM_TIMEOUT_MS: String(config.crmTimeoutMs),
+    ACTION_TIMEOUT_MS: String(config.actionTimeoutMs),
     CRM_ID_PATH: config.crmIdPath,
     CRM_MATCH_KEYS: config.crmMatchKeys,
     CLAIM_NAMESPACE: config.claimNamespace,

@@ -497,6 +497,7 @@ export async function startLocalBackfillStack(
         crmCalls++;
         return crmLimiter.take();
       },
+      pauseUntil: (epochMs) => crmLimiter.pauseUntil(epochMs),
     },
   });
   const client = options.api.client();

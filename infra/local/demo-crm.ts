@@ -45,7 +45,7 @@ export function generatedContact(phone: string) {
   return { id: `C-${match[1]}`, name: `Customer ${match[1]}`, tier: 'standard' };
 }
 
-/** Speaks the generic CRM protocol of sync-api.md on 127.0.0.1. */
+/** Speaks the generic CRM protocol of docs/sync-api.md on 127.0.0.1. */
 export async function startDemoCrm(options: {
   apiKey: string;
   port?: number;

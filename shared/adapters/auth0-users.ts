@@ -6,6 +6,7 @@ import { type ManagementClient, ManagementError, ManagementTimeoutError } from '
 import { type ExportedUser, type ProfileWriter, RetryLater } from '../domain/backfill.ts';
 import type { CrmAppMetadata } from '../domain/sync-response.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import { retryAfterMs } from './retry-after.ts';
 
 /** The fields the backfill needs, and nothing else of the profile. */
 export const EXPORT_FIELDS = [
@@ -166,11 +167,8 @@ export class Auth0ProfileWriter implements ProfileWriter {
 
 /** Seconds to wait after a 429: Retry-After (seconds or a date), else X-RateLimit-Reset, else 1. */
 export function retryAfterSeconds(headers: Headers | undefined, now: number): number {
-  const header = headers?.get('retry-after') ?? '';
-  const retryAfter = /^\d+(\.\d+)?$/.test(header.trim())
-    ? Number(header)
-    : (Date.parse(header) - now) / 1000;
-  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter, 3_600);
+  const retryAfter = retryAfterMs(headers?.get('retry-after'), now);
+  if (retryAfter !== undefined) return Math.min(retryAfter / 1000, 3_600);
   const reset = Number(headers?.get('x-ratelimit-reset'));
   if (Number.isFinite(reset) && reset * 1000 > now) {
     return Math.min(Math.ceil((reset * 1000 - now) / 1000), 3_600);

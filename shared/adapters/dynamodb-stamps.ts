@@ -9,7 +9,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { StampReader } from '../domain/backfill.ts';
 import type { ClaimFields } from '../domain/claims.ts';
-import type { LeaseAttempt, StampEntry, StampStore, SyncStamp } from '../domain/ports.ts';
+import type {
+  LeaseAttempt,
+  LeaseRequest,
+  SignatureLedger,
+  StampEntry,
+  StampStore,
+  SyncStamp,
+} from '../domain/ports.ts';
 
 export interface DynamoDbStampStoreOptions {
   readonly client: DynamoDBClient;
@@ -21,8 +28,11 @@ export interface DynamoDbStampStoreOptions {
 /** Attribute names of a stamp item; the table's key is `user_id`, its TTL attribute `expires_at`. */
 export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
 
+/** Partition keys of used signatures; user ids never start with `#` (sync-request.ts). */
+export const SIGNATURE_KEY_PREFIX = '#signature#';
+
 /** One item per user: the last CRM answer and, while a lookup is in flight, its lease. */
-export class DynamoDbStampStore implements StampStore, StampReader {
+export class DynamoDbStampStore implements StampStore, StampReader, SignatureLedger {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly retentionSeconds: number;
@@ -44,22 +54,25 @@ export class DynamoDbStampStore implements StampStore, StampReader {
     return Item === undefined ? undefined : toEntry(userId, Item);
   }
 
-  async acquireLease(
-    userId: string,
-    lease: { owner: string; now: number; until: number; basis: string; force: boolean },
-  ): Promise<LeaseAttempt> {
-    // Nobody else's lease is live, and (unless forced) no stamp answers this basis today.
+  async acquireLease(userId: string, lease: LeaseRequest): Promise<LeaseAttempt> {
+    // Nobody else's lease is live, and no stamp answers this basis today (for a forced lookup:
+    // none that was written within the forced-lookup interval).
     const noLiveLease = '(attribute_not_exists(lease_until) OR lease_until <= :now)';
     const notFresh =
       '(attribute_not_exists(fresh_until) OR fresh_until <= :now OR basis <> :basis)';
+    const notRecent = '(attribute_not_exists(synced_at) OR synced_at <= :forcedSince)';
     const values: Record<string, AttributeValue> = {
       ':owner': { S: lease.owner },
       ':until': { N: String(lease.until) },
       ':now': { N: String(lease.now) },
+      ':basis': { S: lease.basis },
       // A lease on a user the CRM never answered for must not live forever.
       ':expires': { N: String(Math.ceil(lease.until / 1000) + 86_400) },
     };
-    if (!lease.force) values[':basis'] = { S: lease.basis };
+    if (lease.force) values[':forcedSince'] = { N: String(lease.forcedSince) };
+    const condition = lease.force
+      ? `${noLiveLease} AND (${notFresh} OR ${notRecent})`
+      : `${noLiveLease} AND ${notFresh}`;
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -67,7 +80,7 @@ export class DynamoDbStampStore implements StampStore, StampReader {
           Key: { user_id: { S: userId } },
           UpdateExpression:
             'SET lease_owner = :owner, lease_until = :until, expires_at = if_not_exists(expires_at, :expires)',
-          ConditionExpression: lease.force ? noLiveLease : `${noLiveLease} AND ${notFresh}`,
+          ConditionExpression: condition,
           ExpressionAttributeValues: values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -120,6 +133,30 @@ export class DynamoDbStampStore implements StampStore, StampReader {
         },
       }),
     );
+  }
+
+  /**
+   * A used signature is an item of its own in the stamp table, keyed `#signature#<hash>`: a
+   * key no user id can take (user ids starting with `#` are refused), written only if absent,
+   * and deleted by the table's TTL once the signature could no longer be valid anyway.
+   */
+  async firstUse(signatureId: string, rememberUntil: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            user_id: { S: `${SIGNATURE_KEY_PREFIX}${signatureId}` },
+            expires_at: { N: String(Math.ceil(rememberUntil / 1000)) },
+          },
+          ConditionExpression: 'attribute_not_exists(user_id)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async releaseLease(userId: string, owner: string): Promise<void> {

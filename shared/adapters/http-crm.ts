@@ -1,27 +1,37 @@
 import { CrmFailure, type CrmLookup } from '../domain/ports.ts';
 import type { MatchKey } from '../domain/sync-request.ts';
+import { retryAfterMs } from './retry-after.ts';
 
 export interface HttpCrmOptions {
   readonly url: string;
   /** Read per call through a cache, so a rotated key is picked up without a redeploy. */
   readonly apiKey: () => Promise<string>;
-  /** Covers connect, headers and body; keeps the Action's own budget intact. */
+  /** Covers connect, headers and every byte of the body; keeps the Action's own budget intact. */
   readonly timeoutMs: number;
   /** Called when the CRM refuses the key, e.g. to drop a cached key that was just rotated. */
   readonly onUnauthorized?: () => void;
-  readonly maxResponseBytes?: number;
+  /** Cap on the answer, counted on the decoded bytes (after any gzip/deflate/br inflation). */
+  readonly maxResponseBytes: number;
+  readonly clock?: () => number;
 }
 
 /**
- * The generic HTTP CRM of sync-api.md: `POST <url>` with `x-api-key`, body
+ * The generic HTTP CRM (docs/sync-api.md): `POST <url>` with `x-api-key`, body
  * `{"phoneNumber": "<E.164>", "extended": true}`; 200 with an object is a match, 404 is none,
- * anything else is a failure. What the CRM sent never reaches an error message or a log.
+ * anything else is a failure. The CRM is treated as possibly hostile:
+ * - a redirect is a failure and is never followed, so the key never leaves for another origin;
+ * - the body is read as a stream and abandoned at `maxResponseBytes` of decoded bytes, so a
+ *   compression bomb or an endless stream costs at most the cap in memory (fetch inflates
+ *   gzip, deflate and br itself, chunk by chunk, as the reader pulls);
+ * - one deadline covers the whole exchange, however slowly the bytes drip in;
+ * - a 429 or 503 reports its Retry-After, for the circuit breaker.
+ * What the CRM sent never reaches an error message or a log.
  */
 export class HttpCrm implements CrmLookup {
-  private readonly maxResponseBytes: number;
+  private readonly clock: () => number;
 
   constructor(private readonly options: HttpCrmOptions) {
-    this.maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
+    this.clock = options.clock ?? Date.now;
   }
 
   async find(key: MatchKey): Promise<Readonly<Record<string, unknown>> | null> {
@@ -37,35 +47,42 @@ export class HttpCrm implements CrmLookup {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
         body: JSON.stringify(body),
+        // 'manual' hands the 3xx back unfollowed; 'follow' would re-send the key elsewhere.
+        redirect: 'manual',
         signal,
       });
     } catch {
       throw new CrmFailure(signal.aborted ? 'timeout' : 'network');
     }
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return null;
-    }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      if (response.status === 401 || response.status === 403) {
-        this.options.onUnauthorized?.();
-        throw new CrmFailure('auth', response.status);
-      }
-      throw new CrmFailure('http_status', response.status);
-    }
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > this.maxResponseBytes) {
-      await response.body?.cancel();
-      throw new CrmFailure('invalid_response');
-    }
-    let text: string;
     try {
-      text = await response.text();
-    } catch {
-      throw new CrmFailure(signal.aborted ? 'timeout' : 'network');
+      return await this.readAnswer(response, signal);
+    } finally {
+      // Whatever was not read is abandoned, which closes the connection instead of draining it.
+      await response.body?.cancel().catch(() => {});
     }
-    if (text.length > this.maxResponseBytes) throw new CrmFailure('invalid_response');
+  }
+
+  private async readAnswer(
+    response: Response,
+    signal: AbortSignal,
+  ): Promise<Readonly<Record<string, unknown>> | null> {
+    const { status } = response;
+    if (status === 404) return null;
+    if (status >= 300 && status < 400) throw new CrmFailure('redirect', status);
+    if (status === 401 || status === 403) {
+      this.options.onUnauthorized?.();
+      throw new CrmFailure('auth', status);
+    }
+    if (status === 429 || status === 503) {
+      const wait = retryAfterMs(response.headers.get('retry-after'), this.clock());
+      throw new CrmFailure(status === 429 ? 'rate_limited' : 'http_status', status, wait);
+    }
+    if (status !== 200) throw new CrmFailure('http_status', status);
+
+    // A declared length over the cap is refused unread; a smaller one is not trusted either.
+    const declared = Number(response.headers.get('content-length'));
+    if (declared > this.options.maxResponseBytes) throw new CrmFailure('too_large');
+    const text = await readCapped(response, this.options.maxResponseBytes, signal);
     let record: unknown;
     try {
       record = JSON.parse(text);
@@ -76,5 +93,33 @@ export class HttpCrm implements CrmLookup {
       throw new CrmFailure('invalid_response');
     }
     return record as Record<string, unknown>;
+  }
+}
+
+/** The body as UTF-8 text, or a CrmFailure once more than `maxBytes` decoded bytes arrive. */
+async function readCapped(response: Response, maxBytes: number, signal: AbortSignal) {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw new CrmFailure('too_large');
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof CrmFailure) throw error;
+    throw new CrmFailure(signal.aborted ? 'timeout' : 'network');
+  } finally {
+    reader.releaseLock();
+  }
+  // fatal: a body that is not UTF-8 is not the JSON the protocol promises.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
+  } catch {
+    throw new CrmFailure('invalid_response');
   }
 }

@@ -1,4 +1,4 @@
-/** Error codes of the Sync API contract (../shared/specs/sync-api.md), with their HTTP status. */
+/** Error codes of the Sync API contract (docs/sync-api.md), with their HTTP status. */
 export const errorStatus = {
   invalid_request: 400,
   invalid_phone_number: 400,
@@ -25,6 +25,8 @@ export class SyncApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Why, in a word, for the request's log line; never shown to the caller. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'SyncApiError';

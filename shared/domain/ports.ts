@@ -1,13 +1,31 @@
 import type { ClaimFields } from './claims.ts';
 import type { MatchKey } from './sync-request.ts';
 
-/** Why a CRM lookup failed. Never carries what the CRM sent. */
-export type CrmFailureReason = 'timeout' | 'network' | 'http_status' | 'invalid_response' | 'auth';
+/**
+ * Why a CRM lookup failed. Never carries what the CRM sent.
+ * - `redirect`: the CRM answered 3xx; redirects are never followed (the API key would go along).
+ * - `too_large`: the answer passed the byte cap (counted after decompression).
+ * - `rate_limited`: 429, the CRM asked us to slow down (a 503 is `http_status`; both may carry
+ *   a Retry-After).
+ * - `circuit_open`: not asked at all; the circuit breaker holds calls back.
+ */
+export type CrmFailureReason =
+  | 'timeout'
+  | 'network'
+  | 'http_status'
+  | 'invalid_response'
+  | 'auth'
+  | 'redirect'
+  | 'too_large'
+  | 'rate_limited'
+  | 'circuit_open';
 
 export class CrmFailure extends Error {
   constructor(
     readonly reason: CrmFailureReason,
     readonly httpStatus?: number,
+    /** How long the CRM asked us to wait (its Retry-After), in milliseconds. */
+    readonly retryAfterMs?: number,
   ) {
     super(`CRM lookup failed: ${reason}${httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`}`);
     this.name = 'CrmFailure';
@@ -17,6 +35,11 @@ export class CrmFailure extends Error {
 /** Finds the CRM record for a match key: the record, null when the CRM has none, or a CrmFailure. */
 export interface CrmLookup {
   find(key: MatchKey): Promise<Readonly<Record<string, unknown>> | null>;
+  /**
+   * False while calls are held back (a circuit breaker is open): the service then answers from
+   * what it knows at once, without taking a lease. Absent means always available.
+   */
+  isAvailable?(): boolean;
 }
 
 /** The result of the last successful CRM lookup for a user. */
@@ -38,6 +61,15 @@ export interface StampEntry {
   readonly lease?: { readonly owner: string; readonly until: number } | undefined;
 }
 
+export interface LeaseRequest {
+  readonly owner: string;
+  readonly now: number;
+  readonly until: number;
+  readonly basis: string;
+  readonly force: boolean;
+  readonly forcedSince: number;
+}
+
 export type LeaseAttempt =
   | { readonly acquired: true }
   | { readonly acquired: false; readonly current: StampEntry | undefined };
@@ -46,15 +78,22 @@ export interface StampStore {
   get(userId: string, options?: { consistent?: boolean }): Promise<StampEntry | undefined>;
   /**
    * Claims the right to ask the CRM for this user. Atomic across every instance: succeeds only
-   * when no other live lease exists and, unless forced, no stamp for `basis` is fresh at `now`.
+   * when no other live lease exists and no stamp for `basis` is fresh at `now` — or, when
+   * forced, none was written after `forcedSince` (one forced lookup per interval).
    * On refusal it returns what the store holds, so the caller need not read again.
    */
-  acquireLease(
-    userId: string,
-    lease: { owner: string; now: number; until: number; basis: string; force: boolean },
-  ): Promise<LeaseAttempt>;
+  acquireLease(userId: string, lease: LeaseRequest): Promise<LeaseAttempt>;
   /** Writes a stamp and drops any lease. */
   put(stamp: SyncStamp): Promise<void>;
   /** Drops the lease if `owner` still holds it; the stamp is left as it was. */
   releaseLease(userId: string, owner: string): Promise<void>;
+}
+
+/**
+ * Remembers which request signatures were used, across every instance, so that a captured
+ * request cannot be replayed within its validity window.
+ */
+export interface SignatureLedger {
+  /** True the first time `signatureId` is seen; false for a replay. Atomic. */
+  firstUse(signatureId: string, rememberUntil: number): Promise<boolean>;
 }

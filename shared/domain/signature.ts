@@ -1,7 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** How far a request's timestamp may stray from the service clock, in seconds. */
+/** How old a request's timestamp may be, in seconds (the caller's clock may lag ours). */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
+/**
+ * How far ahead of the service clock a timestamp may be, in seconds. Small: a timestamp in
+ * the future would keep a captured signature usable for longer than the past window.
+ */
+export const SIGNATURE_MAX_FUTURE_SECONDS = 60;
 
 export type SignatureCheck = 'valid' | 'invalid_signature' | 'signature_expired';
 
@@ -23,18 +28,36 @@ export function verifySignature(
   secrets: readonly string[],
   nowSeconds: number,
 ): SignatureCheck {
-  const match = header === undefined ? null : HEADER.exec(header.trim());
-  if (!match) return 'invalid_signature';
-  const timestamp = Number(match[1]);
-  const presented = Buffer.from(match[2] as string, 'hex');
+  const parsed = readSignatureHeader(header);
+  if (!parsed) return 'invalid_signature';
+  const { timestamp } = parsed;
+  const presented = Buffer.from(parsed.mac, 'hex');
   const signed = secrets.some((secret) => {
     const expected = createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest();
     return timingSafeEqual(expected, presented);
   });
   if (!signed) return 'invalid_signature';
-  return Math.abs(nowSeconds - timestamp) <= SIGNATURE_TOLERANCE_SECONDS
+  const age = nowSeconds - timestamp;
+  return age <= SIGNATURE_TOLERANCE_SECONDS && age >= -SIGNATURE_MAX_FUTURE_SECONDS
     ? 'valid'
     : 'signature_expired';
+}
+
+/** The parts of a well-formed `X-Sync-Signature` header, or undefined. */
+export function readSignatureHeader(
+  header: string | undefined,
+): { readonly timestamp: number; readonly mac: string } | undefined {
+  const match = header === undefined ? null : HEADER.exec(header.trim());
+  if (!match) return undefined;
+  return { timestamp: Number(match[1]), mac: match[2] as string };
+}
+
+/**
+ * Until when (epoch ms) a verified signature could be presented again and still be valid: its
+ * timestamp plus the past window, plus the future window for our own clock's drift.
+ */
+export function signatureValidUntil(timestamp: number): number {
+  return (timestamp + SIGNATURE_TOLERANCE_SECONDS + SIGNATURE_MAX_FUTURE_SECONDS) * 1000;
 }
 
 /**

@@ -32,8 +32,11 @@ export function readSyncRequest(body: unknown, policy: RequestPolicy): SyncReque
   }
   const input = body as Record<string, unknown>;
   const userId = input.user_id;
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
-    throw new SyncApiError('invalid_request', 'user_id must be a string of 1 to 256 characters');
+  if (!isUserId(userId)) {
+    throw new SyncApiError(
+      'invalid_request',
+      'user_id must be an Auth0 user id: 1 to 256 characters of well-formed text, no control characters, not starting with #',
+    );
   }
   const phone = optionalString(input, 'phone_number');
   const email = optionalString(input, 'email');
@@ -74,11 +77,39 @@ export function readSyncRequest(body: unknown, policy: RequestPolicy): SyncReque
   );
 }
 
+/** C0 controls, DEL and C1 controls: never part of an Auth0 user id. */
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a value can be an Auth0 user id. Auth0 ids are well-formed text: a lone surrogate
+ * (`"sms|x\ud800"`) would be turned into U+FFFD on its way to DynamoDB, so two different ids
+ * would share one stamp. `#` starts the keys of the service's own items (used signatures).
+ */
+export function isUserId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    value.length <= 256 &&
+    value.isWellFormed() &&
+    !hasControlCharacter(value) &&
+    !value.startsWith('#')
+  );
+}
+
 function optionalString(input: Record<string, unknown>, name: string): string | undefined {
   const value = input[name];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') {
     throw new SyncApiError('invalid_request', `${name} must be a string`);
+  }
+  if (!value.isWellFormed()) {
+    throw new SyncApiError('invalid_request', `${name} must be well-formed text`);
   }
   return value;
 }

@@ -12,7 +12,7 @@ export interface CrmAppMetadata {
   readonly fields: ClaimFields;
 }
 
-/** The 200 body of `POST /v1/sync` (sync-api.md). */
+/** The 200 body of `POST /v1/sync` (docs/sync-api.md). */
 export interface SyncResponse {
   readonly user_id: string;
   readonly status: SyncStatus;

@@ -3,6 +3,7 @@ import { type ClaimMapping, mapFields, readCrmId } from './claims.ts';
 import { SyncApiError } from './errors.ts';
 import {
   CrmFailure,
+  type CrmFailureReason,
   type CrmLookup,
   type StampEntry,
   type StampStore,
@@ -21,9 +22,17 @@ export interface SyncPolicy {
   readonly staleRetrySeconds: number;
   /** How long a lookup in flight keeps others from asking the CRM; outlives the CRM timeout. */
   readonly leaseMs: number;
-  /** How long a concurrent request waits for another instance's lookup before falling back. */
-  readonly leaseWaitMs: number;
+  /**
+   * The caller's budget, from the request's arrival: a request that finds another instance's
+   * lookup in flight waits for its answer up to this long (the caller has given up after it).
+   */
+  readonly answerWithinMs: number;
+  /** A forced request asks the CRM at most once per user in this long (default 60 s). */
+  readonly forcedLookupIntervalMs?: number;
 }
+
+/** One forced CRM lookup per user per minute: `force` is a refresh, not a CRM load generator. */
+export const FORCED_LOOKUP_INTERVAL_MS = 60_000;
 
 export type SyncStatus = 'synced' | 'cached' | 'not_found' | 'stale';
 
@@ -35,6 +44,8 @@ export interface SyncOutcome {
   readonly freshUntil: number;
   /** Milliseconds the CRM took, when it was asked. */
   readonly crmMs?: number;
+  /** Why the CRM gave no answer, when the outcome is `stale`. */
+  readonly crmFault?: StaleReason;
 }
 
 /** A fault the service absorbed (it still answered); for logs and metrics. */
@@ -45,7 +56,8 @@ export interface AbsorbedFault {
     | 'stamp_write'
     | 'lease_release'
     | 'crm'
-    | 'secret_read';
+    | 'secret_read'
+    | 'replay_check';
   readonly error: unknown;
 }
 
@@ -70,6 +82,8 @@ export class SyncService {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly onFault: (fault: AbsorbedFault) => void;
   private readonly mappingFingerprint: string;
+  private readonly forcedIntervalMs: number;
+  private readonly inFlight = new Map<string, Promise<SyncOutcome>>();
 
   constructor(deps: SyncDependencies) {
     this.crm = deps.crm;
@@ -78,13 +92,29 @@ export class SyncService {
     this.clock = deps.clock ?? Date.now;
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.onFault = deps.onFault ?? (() => {});
+    this.forcedIntervalMs = deps.policy.forcedLookupIntervalMs ?? FORCED_LOOKUP_INTERVAL_MS;
     const { idPath, fields, maxValueLength } = deps.policy.mapping;
     this.mappingFingerprint = JSON.stringify([idPath, fields, maxValueLength]);
   }
 
-  async sync(request: SyncRequest): Promise<SyncOutcome> {
-    const now = this.clock();
+  /**
+   * Concurrent requests for the same user, key and force on this instance share one sync:
+   * one stamp read and at most one lease, however many logins arrive at once (a Lambda
+   * instance serves one request at a time, the local stack many). The followers are told
+   * `cached` for what the leader asked the CRM for.
+   */
+  sync(request: SyncRequest): Promise<SyncOutcome> {
     const basis = this.basisOf(request.matchKey);
+    const key = `${request.userId}\0${basis}\0${request.force}`;
+    const inFlight = this.inFlight.get(key);
+    if (inFlight) return inFlight.then(asFollower);
+    const leading = this.syncOnce(request, basis).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, leading);
+    return leading;
+  }
+
+  private async syncOnce(request: SyncRequest, basis: string): Promise<SyncOutcome> {
+    const now = this.clock();
     let entry: StampEntry | undefined;
     try {
       entry = await this.stamps.get(request.userId);
@@ -92,7 +122,9 @@ export class SyncService {
       this.onFault({ operation: 'stamp_read', error });
       return this.lookUpWithoutStore(request, basis, now);
     }
-    if (!request.force && isFresh(entry?.stamp, basis, now)) return cached(entry.stamp);
+    if (this.answers(entry?.stamp, request, basis, now)) return cached(entry.stamp);
+    // The CRM asked us to stay away (or keeps failing): answer at once, without a lease.
+    if (this.crm.isAvailable?.() === false) return this.fallBack(entry?.stamp, now, 'circuit_open');
 
     const owner = randomUUID();
     let attempt: Awaited<ReturnType<StampStore['acquireLease']>>;
@@ -103,6 +135,7 @@ export class SyncService {
         until: now + this.policy.leaseMs,
         basis,
         force: request.force,
+        forcedSince: now - this.forcedIntervalMs,
       });
     } catch (error) {
       this.onFault({ operation: 'stamp_lease', error });
@@ -111,8 +144,22 @@ export class SyncService {
     if (attempt.acquired) return this.lookUp(request, basis, owner, entry?.stamp);
 
     const current = attempt.current;
-    if (!request.force && isFresh(current?.stamp, basis, now)) return cached(current.stamp);
+    if (this.answers(current?.stamp, request, basis, now)) return cached(current.stamp);
     return this.awaitOtherLookup(request, basis, now, current ?? entry);
+  }
+
+  /**
+   * Whether a stamp answers the request without the CRM: fresh for its basis and, for a forced
+   * request, written within the forced-lookup interval (a refresh that just happened serves).
+   */
+  private answers(
+    stamp: SyncStamp | undefined,
+    request: SyncRequest,
+    basis: string,
+    requestedAt: number,
+  ): stamp is SyncStamp {
+    if (!isFresh(stamp, basis, this.clock())) return false;
+    return !request.force || stamp.syncedAt > requestedAt - this.forcedIntervalMs;
   }
 
   private async lookUp(
@@ -130,7 +177,7 @@ export class SyncService {
       await this.stamps.releaseLease(request.userId, owner).catch((releaseError: unknown) => {
         this.onFault({ operation: 'lease_release', error: releaseError });
       });
-      return this.fallBack(previous, started);
+      return this.fallBack(previous, started, failureReason(error));
     }
     const crmMs = this.clock() - started;
     try {
@@ -142,33 +189,36 @@ export class SyncService {
     return { ...outcomeOf(stamp, stamp.status), crmMs };
   }
 
-  /** Another instance is asking the CRM for this user right now: wait for its stamp. */
+  /**
+   * Another instance is asking the CRM for this user right now: wait for its stamp, for as long
+   * as the lease says the lookup may still answer and the caller is still listening. The lease
+   * outlives the CRM's timeout, so a CRM that answers in time is always seen by the waiters.
+   */
   private async awaitOtherLookup(
     request: SyncRequest,
     basis: string,
     requestedAt: number,
     seen: StampEntry | undefined,
   ): Promise<SyncOutcome> {
-    const deadline = requestedAt + this.policy.leaseWaitMs;
-    const acceptable = (stamp: SyncStamp | undefined): stamp is SyncStamp =>
-      isFresh(stamp, basis, this.clock()) && (!request.force || stamp.syncedAt >= requestedAt);
+    const deadline = requestedAt + this.policy.answerWithinMs;
     let latest = seen;
-    let delay = 25;
+    let delay = 20;
     while (latest?.lease !== undefined && latest.lease.until > this.clock()) {
       const remaining = deadline - this.clock();
       if (remaining <= 0) break;
       await this.sleep(Math.min(delay, remaining));
-      delay = Math.min(delay * 2, 200);
+      // Short polls: the answer is worth the most in the last few hundred milliseconds.
+      delay = Math.min(delay * 2, 100);
       try {
         latest = await this.stamps.get(request.userId, { consistent: true });
       } catch (error) {
         this.onFault({ operation: 'stamp_read', error });
         break;
       }
-      if (acceptable(latest?.stamp)) return cached(latest.stamp);
+      if (this.answers(latest?.stamp, request, basis, requestedAt)) return cached(latest.stamp);
     }
-    // The other lookup failed, died or is still running: serve what is known without asking.
-    return this.fallBack(latest?.stamp ?? seen?.stamp, this.clock());
+    // The other lookup failed, died or outran the caller: serve what is known without asking.
+    return this.fallBack(latest?.stamp ?? seen?.stamp, this.clock(), 'lookup_elsewhere');
   }
 
   /** The store is unavailable: still answer the login, without stamp or lease. */
@@ -177,12 +227,13 @@ export class SyncService {
     basis: string,
     now: number,
   ): Promise<SyncOutcome> {
+    if (this.crm.isAvailable?.() === false) return this.fallBack(undefined, now, 'circuit_open');
     let stamp: SyncStamp;
     try {
       stamp = this.stampFrom(request.userId, basis, await this.crm.find(request.matchKey), now);
     } catch (error) {
       this.onFault({ operation: 'crm', error });
-      return this.fallBack(undefined, now);
+      return this.fallBack(undefined, now, failureReason(error));
     }
     return { ...outcomeOf(stamp, stamp.status), crmMs: this.clock() - now };
   }
@@ -218,15 +269,16 @@ export class SyncService {
     };
   }
 
-  private fallBack(previous: SyncStamp | undefined, now: number): SyncOutcome {
+  private fallBack(previous: SyncStamp | undefined, now: number, why: StaleReason): SyncOutcome {
     if (previous === undefined) {
       throw new SyncApiError(
         'crm_unavailable',
         'the CRM did not answer and nothing is known about this user yet; try again later',
+        why,
       );
     }
     const retryAt = freshUntil(new Date(now), this.policy.timeZone, this.policy.staleRetrySeconds);
-    return { ...outcomeOf(previous, 'stale'), freshUntil: retryAt.getTime() };
+    return { ...outcomeOf(previous, 'stale'), freshUntil: retryAt.getTime(), crmFault: why };
   }
 
   /** What a stamp answers: the match key and the claim mapping, fingerprinted. */
@@ -239,8 +291,25 @@ export class SyncService {
   }
 }
 
+/**
+ * Why no CRM answer: the lookup's failure, another instance's lookup that did not land in
+ * time, or a fault of ours before the CRM was reached (e.g. its key could not be read).
+ */
+export type StaleReason = CrmFailureReason | 'lookup_elsewhere' | 'fault';
+
+function failureReason(error: unknown): StaleReason {
+  return error instanceof CrmFailure ? error.reason : 'fault';
+}
+
 function isFresh(stamp: SyncStamp | undefined, basis: string, now: number): stamp is SyncStamp {
   return stamp !== undefined && stamp.basis === basis && stamp.freshUntil > now;
+}
+
+/** What a follower of an in-flight sync is told: the same data, without having asked. */
+function asFollower(outcome: SyncOutcome): SyncOutcome {
+  if (outcome.status === 'stale') return outcome;
+  const { crmMs: _asked, ...data } = outcome;
+  return { ...data, status: 'cached' };
 }
 
 function cached(stamp: SyncStamp): SyncOutcome {

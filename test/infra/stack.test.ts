@@ -138,6 +138,30 @@ describe('the synthesized stack', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
+  it('alarms on invalid signatures (a broken rotation) and on the CRM circuit opening', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Auth0CrmSync',
+      MetricName: 'Requests',
+      Dimensions: [{ Name: 'Outcome', Value: 'invalid_signature' }],
+      Statistic: 'Sum',
+      AlarmDescription: Match.stringLikeRegexp('rotation'),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Auth0CrmSync',
+      MetricName: 'CrmCircuitOpened',
+      Threshold: 1,
+    });
+  });
+
+  it("tells the sync function the Action's timeout, so its waiters fit inside it", () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('sync'),
+      Environment: {
+        Variables: Match.objectLike({ CRM_TIMEOUT_MS: '2500', ACTION_TIMEOUT_MS: '3000' }),
+      },
+    });
+  });
+
   it('outputs the API URL, the secret ARNs, the table name and the commands to set secrets', () => {
     const outputs = template.findOutputs('*');
     for (const name of [
@@ -275,6 +299,8 @@ describe('configuration', () => {
     [{ claimMap: { 'a.b': 'x' } }, /claim name/],
     [{ alarmEmail: 'not-an-email' }, /alarmEmail/],
     [{ logRetentionDays: 42 }, /logRetentionDays/],
+    // A CRM timeout that leaves no room inside the Action's: waiters could never be answered.
+    [{ crmTimeoutMs: 2_800, actionTimeoutMs: 3_000 }, /crmTimeoutMs and actionTimeoutMs/],
   ])('refuses %j with a message naming the setting', (override, message) => {
     const context = { ...DEPLOYABLE, ...override } as Record<string, unknown>;
     expect(() => readStackConfig((key) => context[key])).toThrow(message);

@@ -19,6 +19,11 @@ describe('service configuration', () => {
       staleRetrySeconds: 300,
       secretsMaxAgeSeconds: 300,
       rateLimitPerSecond: 0,
+      actionTimeoutMs: 3_000,
+      crmMaxResponseBytes: 1024 * 1024,
+      crmBreaker: { failureThreshold: 5, cooldownMs: 30_000, maxRetryAfterMs: 600_000 },
+      // The lease outlives the CRM call; waiters wait as long as the Action listens, less the network.
+      timeBudget: { leaseMs: 3_500, answerWithinMs: 2_700 },
     });
     expect(config.mapping.namespace).toBe('https://crm.example.com/');
     expect(config.mapping.fields.map((f) => [f.claim, f.path.join('.')])).toEqual([
@@ -52,6 +57,11 @@ describe('service configuration', () => {
     [{ SYNC_SIGNING_SECRET: undefined }, /SYNC_SIGNING_SECRET/],
     [{ SYNC_TIME_ZONE: 'Mars/Olympus' }, /SYNC_TIME_ZONE/],
     [{ CRM_TIMEOUT_MS: '50' }, /CRM_TIMEOUT_MS/],
+    // 2,600 ms of CRM plus 500 ms of network and DynamoDB do not fit in the Action's 3 s.
+    [{ CRM_TIMEOUT_MS: '2600' }, /CRM_TIMEOUT_MS and ACTION_TIMEOUT_MS: .*at most 2500 ms/],
+    [{ CRM_TIMEOUT_MS: '5000', ACTION_TIMEOUT_MS: '4000' }, /at least 5500 ms/],
+    [{ CRM_MAX_RESPONSE_BYTES: '100' }, /CRM_MAX_RESPONSE_BYTES/],
+    [{ CRM_BREAKER_COOLDOWN_SECONDS: '0' }, /CRM_BREAKER_COOLDOWN_SECONDS/],
     [{ CRM_MATCH_KEYS: 'phone,fax' }, /CRM_MATCH_KEYS/],
     [{ CLAIM_MAP: '{"sub":' }, /CLAIM_MAP/],
     [{ CLAIM_MAP: '{"a.b":"x"}' }, /CLAIM_MAP/],

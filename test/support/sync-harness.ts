@@ -61,6 +61,8 @@ export async function startSyncHarness(
   options: {
     env?: Record<string, string>;
     crm?: CrmServer;
+    /** A CRM of the test's own (e.g. a hostile one) instead of the scripted one. */
+    crmUrl?: string;
     contacts?: Record<string, Record<string, unknown>>;
     /** Let time run (leases expire, waits time out) instead of the test moving the clock. */
     realTime?: boolean;
@@ -77,7 +79,7 @@ export async function startSyncHarness(
   const config = loadSyncServiceConfig({
     TABLE_NAME: tableName,
     SYNC_SIGNING_SECRET: `${TEST_SECRETS.signing},${TEST_SECRETS.previousSigning}`,
-    CRM_URL: crm.url,
+    CRM_URL: options.crmUrl ?? crm.url,
     CRM_API_KEY: TEST_SECRETS.crmApiKey,
     ...options.env,
   });

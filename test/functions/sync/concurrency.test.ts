@@ -1,6 +1,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmServer } from '#test/support/crm-server.ts';
+import { captureLogLines } from '#test/support/log-lines.ts';
 import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
 let h: SyncHarness;
@@ -8,7 +9,11 @@ let crm: Awaited<ReturnType<typeof startCrmServer>>;
 
 beforeAll(async () => {
   crm = await startCrmServer(CONTACTS);
-  h = await startSyncHarness({ crm, realTime: true, env: { CRM_TIMEOUT_MS: '500' } });
+  h = await startSyncHarness({
+    crm,
+    realTime: true,
+    env: { CRM_TIMEOUT_MS: '500', ACTION_TIMEOUT_MS: '1000' },
+  });
 });
 afterAll(async () => {
   await h.close();
@@ -58,6 +63,69 @@ describe('many logins of one new user at the same moment', () => {
   });
 });
 
+describe('concurrent forced refreshes of one user', () => {
+  // Each body differs by a field the service ignores, so each is a new signature, not a replay.
+  const forcedBodies = (userId: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      user_id: userId,
+      phone_number: '+15550100001',
+      force: true,
+      attempt: i,
+    }));
+
+  /** The first request starts the lookup; the others arrive while it is out at the CRM. */
+  async function whileFirstIsAsking(
+    bodies: object[],
+    instances: Array<Pick<SyncHarness, 'invoke'>>,
+  ) {
+    const [first, ...rest] = bodies;
+    const leader = (instances[0] as SyncHarness).invoke({ body: first });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const followers = rest.map((body, i) =>
+      (instances[(i + 1) % instances.length] as SyncHarness).invoke({ body }),
+    );
+    return Promise.all([leader, ...followers]);
+  }
+
+  it('a new user: one CRM call, and every request gets its answer (never stale, never 503)', async () => {
+    const a = h.instance();
+    const b = h.instance();
+    crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
+    const before = crm.requests.length;
+    const results = await whileFirstIsAsking(forcedBodies('sms|forced-burst', 8), [a, b]);
+    expect(crm.requests.length - before).toBe(1);
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+    expect(results.map((r) => r.body.status).sort()).toEqual([
+      ...Array(7).fill('cached'),
+      'synced',
+    ]);
+    crm.answer(undefined);
+  });
+
+  it('a known user synced minutes ago: one CRM call, the others get the refreshed data', async () => {
+    const userId = 'sms|forced-known';
+    await h.invoke({ body: { user_id: userId, phone_number: '+15550100001' } });
+    // Synced three minutes ago: a forced refresh is due.
+    await h.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: h.tableName,
+        Key: { user_id: { S: userId } },
+        UpdateExpression: 'SET synced_at = :then',
+        ExpressionAttributeValues: { ':then': { N: String(Date.now() - 180_000) } },
+      }),
+    );
+    crm.answer(() => ({ status: 200, body: { ...ADA, name: 'Ada King' }, delayMs: 300 }));
+    const before = crm.requests.length;
+    const results = await whileFirstIsAsking(forcedBodies(userId, 6), [h, h.instance()]);
+    expect(crm.requests.length - before).toBe(1);
+    expect(results.map((r) => r.body.status)).not.toContain('stale');
+    expect(results.map((r) => r.body.claims['https://crm.example.com/name'])).toEqual(
+      Array(6).fill('Ada King'),
+    );
+    crm.answer(undefined);
+  });
+});
+
 describe('a lookup whose instance died mid-way (its lease is still live)', () => {
   const leaseHeldElsewhere = (userId: string) =>
     h.dynamodb.send(
@@ -75,17 +143,32 @@ describe('a lookup whose instance died mid-way (its lease is still live)', () =>
   it('a new user gets 503 after a bounded wait, without a second CRM call', async () => {
     await leaseHeldElsewhere('sms|orphaned');
     const before = crm.requests.length;
-    const res = await h.invoke({ body: { user_id: 'sms|orphaned', phone_number: '+15550100001' } });
+    const { result: res, lines } = await captureLogLines(() =>
+      h.invoke({ body: { user_id: 'sms|orphaned', phone_number: '+15550100001' } }),
+    );
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('crm_unavailable');
     expect(crm.requests.length).toBe(before);
+    // A waiter's 503 is visible too: one line, naming the lookup it waited for.
+    expect(lines.filter((l) => l.message === 'request')).toMatchObject([
+      { outcome: 'crm_unavailable', crm_fault: 'lookup_elsewhere', user_id: 'sms|orphaned' },
+    ]);
   });
 
   it('a known user gets the last known data as stale', async () => {
-    const body = { user_id: 'sms|orphaned-known', phone_number: '+15550100002', force: true };
+    const body = { user_id: 'sms|orphaned-known', phone_number: '+15550100002' };
     const first = await h.invoke({ body });
     expect(first.body.status).toBe('synced');
     await leaseHeldElsewhere('sms|orphaned-known');
+    // Yesterday's stamp: today's lookup is the one the dead instance was making.
+    await h.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: h.tableName,
+        Key: { user_id: { S: 'sms|orphaned-known' } },
+        UpdateExpression: 'SET fresh_until = :past',
+        ExpressionAttributeValues: { ':past': { N: String(Date.now() - 1) } },
+      }),
+    );
     const res = await h.invoke({ body });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({

@@ -8,13 +8,13 @@ const secret = fc.string({ minLength: 1, maxLength: 64 });
 const body = fc.string({ maxLength: 512 });
 
 describe('request signatures (property tests)', () => {
-  it('a request signed with any configured secret within five minutes is accepted', () => {
+  it('a request signed with any configured secret, up to 5 min old or 60 s ahead, is accepted', () => {
     fc.assert(
       fc.property(
         secret,
         secret,
         body,
-        fc.integer({ min: -300, max: 300 }),
+        fc.integer({ min: -300, max: 60 }),
         (current, previous, text, skew) => {
           const header = sign(previous, NOW + skew, text);
           expect(verifySignature(header, bytes(text), [current, previous], NOW)).toBe('valid');
@@ -52,18 +52,21 @@ describe('request signatures (property tests)', () => {
     );
   });
 
-  it('a timestamp more than five minutes away is expired, once the MAC is right', () => {
+  it('a timestamp over five minutes old is expired, once the MAC is right', () => {
     fc.assert(
-      fc.property(
-        secret,
-        body,
-        fc.integer({ min: 301, max: 10_000_000 }),
-        fc.boolean(),
-        (key, text, off, past) => {
-          const header = sign(key, NOW + (past ? -off : off), text);
-          expect(verifySignature(header, bytes(text), [key], NOW)).toBe('signature_expired');
-        },
-      ),
+      fc.property(secret, body, fc.integer({ min: 301, max: 10_000_000 }), (key, text, off) => {
+        const header = sign(key, NOW - off, text);
+        expect(verifySignature(header, bytes(text), [key], NOW)).toBe('signature_expired');
+      }),
+    );
+  });
+
+  it('a timestamp over 60 s in the future is expired: it would outlive the window', () => {
+    fc.assert(
+      fc.property(secret, body, fc.integer({ min: 61, max: 10_000_000 }), (key, text, ahead) => {
+        const header = sign(key, NOW + ahead, text);
+        expect(verifySignature(header, bytes(text), [key], NOW)).toBe('signature_expired');
+      }),
     );
   });
 

@@ -1,0 +1,77 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type middy from '@middy/core';
+import { SyncApiError } from '#shared/domain/errors.ts';
+import type { HttpResult } from './http.ts';
+import { embeddedMetrics } from './metrics.ts';
+import type { ParsedEvent } from './middleware.ts';
+
+/**
+ * What a request's log line says, filled in as the request goes: by the router (the route),
+ * the sync handler (user, match key, outcome) and, for errors, by the error itself.
+ */
+export interface RequestTrace {
+  readonly startedAt: number;
+  route?: string;
+  /** Only once the signature is verified and the id is well-formed (app.ts). */
+  userId?: string | undefined;
+  matchKey?: string;
+  forced?: boolean;
+  /** A forced request whose signature had been used before: answered unforced. */
+  replayed?: boolean;
+  /** `synced`, `cached`, `not_found`, `stale` or `health`; an error's code otherwise. */
+  outcome?: string;
+  crmMs?: number | undefined;
+  /** Why the CRM gave no answer (stale, crm_unavailable). */
+  crmFault?: string | undefined;
+}
+
+/**
+ * Every request ends in exactly one log line, `request`, with its outcome code — the sync
+ * status, or the contract's error code (`invalid_signature`, `throttled`, …) — its HTTP
+ * status, the correlation id and, when known, the user id. The line carries a CloudWatch
+ * metric per outcome (`Requests` by `Outcome`, EMF), so an alarm can watch any code, such as
+ * `invalid_signature` after a broken secret rotation. Never a phone number, email, secret,
+ * signature, body or unknown path.
+ */
+export function requestLog(
+  logger: Logger,
+  clock: () => number,
+): middy.MiddlewareObj<ParsedEvent, HttpResult> {
+  const write = (request: middy.Request<ParsedEvent, HttpResult>) => {
+    const trace = request.event.trace;
+    if (trace === undefined) return;
+    const error = request.error;
+    const outcome =
+      error instanceof SyncApiError ? error.code : error ? 'internal_error' : trace.outcome;
+    const crmFault = error instanceof SyncApiError ? error.detail : trace.crmFault;
+    const crmMs = trace.crmMs;
+    logger.info('request', {
+      outcome: outcome ?? 'unknown',
+      http_status: request.response?.statusCode ?? 500,
+      ms: clock() - trace.startedAt,
+      ...(trace.route === undefined ? {} : { route: trace.route }),
+      ...(trace.userId === undefined ? {} : { user_id: trace.userId }),
+      ...(trace.matchKey === undefined ? {} : { match_key: trace.matchKey }),
+      ...(trace.forced === undefined ? {} : { forced: trace.forced }),
+      ...(trace.replayed ? { replayed: true } : {}),
+      ...(crmMs === undefined ? {} : { crm_ms: crmMs }),
+      ...(crmFault === undefined ? {} : { crm_fault: crmFault }),
+      // A fault of ours is named by its class only: messages of SDK errors carry request details.
+      ...(error && !(error instanceof SyncApiError) ? { fault: error.name ?? 'unknown' } : {}),
+      ...embeddedMetrics(
+        { Outcome: outcome ?? 'unknown' },
+        {
+          Requests: { value: 1, unit: 'Count' },
+          ...(crmMs === undefined ? {} : { CrmLatency: { value: crmMs, unit: 'Milliseconds' } }),
+        },
+      ),
+    });
+  };
+  return {
+    before: (request) => {
+      request.event.trace = { startedAt: clock() };
+    },
+    after: write,
+    onError: write,
+  };
+}

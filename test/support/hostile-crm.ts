@@ -1,0 +1,150 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+
+/**
+ * What a hostile or broken CRM does, on a real socket. Each behaviour is one the login path
+ * must survive: the sync service must neither follow, nor buffer, nor wait forever.
+ */
+export type HostileBehaviour =
+  | { readonly kind: 'redirect'; readonly status: 301 | 302 | 303 | 307 | 308; readonly to: string }
+  /** A small gzip body that inflates to `inflatedBytes` of JSON-looking spaces. */
+  | { readonly kind: 'gzip-bomb'; readonly inflatedBytes: number }
+  /** `totalBytes` sent chunked, with no content-length, as fast as the reader takes them. */
+  | { readonly kind: 'stream'; readonly totalBytes: number }
+  /** Declares `declared` bytes in content-length and sends `sent` bytes. */
+  | { readonly kind: 'lying-length'; readonly declared: number; readonly sent: number }
+  /** A byte every `intervalMs`, forever (until the client hangs up). */
+  | { readonly kind: 'drip'; readonly intervalMs: number }
+  | { readonly kind: 'status'; readonly status: number; readonly headers?: Record<string, string> }
+  | { readonly kind: 'bytes'; readonly body: Buffer }
+  | { readonly kind: 'record'; readonly body: unknown; readonly delayMs?: number };
+
+export interface HostileCrm {
+  readonly url: string;
+  readonly origin: string;
+  /** Requests received, with their headers (the API key included). */
+  readonly requests: Array<{ path: string; headers: IncomingHttpHeaders; body: string }>;
+  /** How many response bodies were cut off by the client before they were fully sent. */
+  readonly abandoned: () => number;
+  behave(next: HostileBehaviour): void;
+  close(): Promise<void>;
+}
+
+const bombs = new Map<number, Buffer>();
+
+/** The gzip of `bytes` spaces, built once per size (a 300 MiB bomb is ~300 KiB). */
+export function gzipBomb(bytes: number): Buffer {
+  let bomb = bombs.get(bytes);
+  if (!bomb) {
+    bomb = gzipSync(Buffer.alloc(bytes, 0x20), { level: 9 });
+    bombs.set(bytes, bomb);
+  }
+  return bomb;
+}
+
+export async function startHostileCrm(
+  initial: HostileBehaviour = { kind: 'status', status: 404 },
+): Promise<HostileCrm> {
+  let behaviour = initial;
+  let abandoned = 0;
+  const requests: HostileCrm['requests'] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({
+        path: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) abandoned++;
+      });
+      respond(behaviour, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    url: `${origin}/lookup`,
+    origin,
+    requests,
+    abandoned: () => abandoned,
+    behave(next) {
+      behaviour = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function respond(behaviour: HostileBehaviour, res: ServerResponse): void {
+  const json = { 'content-type': 'application/json' };
+  switch (behaviour.kind) {
+    case 'redirect':
+      res.writeHead(behaviour.status, { location: behaviour.to, 'content-length': '0' });
+      res.end();
+      return;
+    case 'gzip-bomb': {
+      const bomb = gzipBomb(behaviour.inflatedBytes);
+      res.writeHead(200, { ...json, 'content-encoding': 'gzip', 'content-length': bomb.length });
+      res.end(bomb);
+      return;
+    }
+    case 'stream':
+      writeChunked(res, behaviour.totalBytes);
+      return;
+    case 'lying-length':
+      res.writeHead(200, { ...json, 'content-length': behaviour.declared });
+      // Past the declared length Node refuses to write; the socket carries the lie itself.
+      res.flushHeaders();
+      res.socket?.write(Buffer.alloc(behaviour.sent, 0x20));
+      res.socket?.end();
+      return;
+    case 'drip': {
+      res.writeHead(200, json);
+      res.write('{');
+      const timer = setInterval(() => res.write(' '), behaviour.intervalMs);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
+    case 'status':
+      res.writeHead(behaviour.status, { ...json, ...behaviour.headers });
+      res.end('{}');
+      return;
+    case 'bytes':
+      res.writeHead(200, json);
+      res.end(behaviour.body);
+      return;
+    case 'record':
+      setTimeout(() => {
+        if (res.destroyed) return;
+        res.writeHead(200, json);
+        res.end(JSON.stringify(behaviour.body));
+      }, behaviour.delayMs ?? 0);
+      return;
+  }
+}
+
+/** Writes `total` bytes in 64 KiB chunks, honouring backpressure, without a content-length. */
+function writeChunked(res: ServerResponse, total: number): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let sent = 0;
+  const pump = () => {
+    while (sent < total && !res.destroyed) {
+      sent += chunk.length;
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    if (!res.destroyed) res.end();
+  };
+  pump();
+}
