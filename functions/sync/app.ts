@@ -45,17 +45,20 @@ export function createSyncApi(deps: SyncApiDependencies) {
    * A forced request asks the CRM whatever the stamp says, so its signature is single-use: a
    * replay (or a retry of the same bytes) is answered as an ordinary request, from the stamp.
    */
-  const firstUseOfSignature = async (event: ParsedEvent): Promise<boolean> => {
+  const signatureUse = async (event: ParsedEvent): Promise<'first' | 'replay' | 'unknown'> => {
     const signature = readSignatureHeader(event.headers?.['x-sync-signature']);
-    if (signature === undefined) return false;
+    if (signature === undefined) return 'unknown';
     // The ledger keeps a hash: a signature is not a secret, but it has no business in a table.
     const id = createHash('sha256').update(signature.mac).digest('base64url').slice(0, 32);
     try {
-      return await deps.signatureLedger.firstUse(id, signatureValidUntil(signature.timestamp));
+      const first = await deps.signatureLedger.firstUse(
+        id,
+        signatureValidUntil(signature.timestamp),
+      );
+      return first ? 'first' : 'replay';
     } catch (error) {
-      // Unknown is treated as used: the login is still answered, only not forced.
       onFault({ operation: 'replay_check', error });
-      return false;
+      return 'unknown';
     }
   };
 
@@ -68,11 +71,17 @@ export function createSyncApi(deps: SyncApiDependencies) {
     .handler(async (event) => {
       const trace = event.trace as RequestTrace;
       trace.userId = knownUserId(event.parsedBody);
-      let request = readSyncRequest(event.parsedBody, requestPolicy);
+      let request = {
+        ...readSyncRequest(event.parsedBody, requestPolicy),
+        receivedAt: event.requestContext?.timeEpoch,
+      };
       trace.matchKey = request.matchKey.kind;
-      if (request.force && !(await firstUseOfSignature(event))) {
+      const use = request.force ? await signatureUse(event) : 'first';
+      if (use !== 'first') {
+        // A replay, or unknown (the ledger could not be asked): answered, only not forced.
         request = { ...request, force: false };
-        trace.replayed = true;
+        if (use === 'replay') trace.replayed = true;
+        else trace.replayCheck = 'failed';
       }
       trace.forced = request.force;
       const outcome = await service.sync(request);

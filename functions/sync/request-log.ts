@@ -18,11 +18,21 @@ export interface RequestTrace {
   forced?: boolean;
   /** A forced request whose signature had been used before: answered unforced. */
   replayed?: boolean;
+  /** The ledger of used signatures could not be asked: the forced request was answered unforced. */
+  replayCheck?: 'failed';
   /** `synced`, `cached`, `not_found`, `stale` or `health`; an error's code otherwise. */
   outcome?: string;
   crmMs?: number | undefined;
   /** Why the CRM gave no answer (stale, crm_unavailable). */
   crmFault?: string | undefined;
+}
+
+/**
+ * An error's code, but for an unknown route: the contract's `not_found` is also the name of a
+ * sync status (the CRM has no record), and the two must not share one metric.
+ */
+function outcomeOfError(error: SyncApiError): string {
+  return error.code === 'not_found' ? 'route_not_found' : error.code;
 }
 
 /**
@@ -42,7 +52,11 @@ export function requestLog(
     if (trace === undefined) return;
     const error = request.error;
     const outcome =
-      error instanceof SyncApiError ? error.code : error ? 'internal_error' : trace.outcome;
+      error instanceof SyncApiError
+        ? outcomeOfError(error)
+        : error
+          ? 'internal_error'
+          : trace.outcome;
     const crmFault = error instanceof SyncApiError ? error.detail : trace.crmFault;
     const crmMs = trace.crmMs;
     logger.info('request', {
@@ -54,6 +68,7 @@ export function requestLog(
       ...(trace.matchKey === undefined ? {} : { match_key: trace.matchKey }),
       ...(trace.forced === undefined ? {} : { forced: trace.forced }),
       ...(trace.replayed ? { replayed: true } : {}),
+      ...(trace.replayCheck ? { replay_check: trace.replayCheck } : {}),
       ...(crmMs === undefined ? {} : { crm_ms: crmMs }),
       ...(crmFault === undefined ? {} : { crm_fault: crmFault }),
       // A fault of ours is named by its class only: messages of SDK errors carry request details.

@@ -30,8 +30,9 @@ export class SyncApi extends Construct {
       entry: 'functions/sync/handler.ts',
       description: 'auth0-crm-sync: POST /v1/sync (Sync API v1)',
       logRetention: props.logRetention,
-      // The CRM timeout plus a lease wait fit well inside; API Gateway itself stops at 30 s.
-      timeout: Duration.seconds(10),
+      // The service answers within the Action's timeout (shared/domain/time-budget.ts); the rest
+      // is room for bounded AWS calls. Never past API Gateway's own 30 s.
+      timeout: Duration.seconds(Math.max(10, Math.ceil(config.actionTimeoutMs / 1000) + 5)),
       ...(config.syncMaxConcurrency
         ? { reservedConcurrentExecutions: config.syncMaxConcurrency }
         : {}),

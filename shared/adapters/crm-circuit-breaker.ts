@@ -12,8 +12,8 @@ export interface CircuitBreakerPolicy {
 export type CircuitEvent =
   | {
       readonly state: 'open';
-      /** What opened it: the CRM's Retry-After, consecutive failures, or a failed probe. */
-      readonly cause: 'retry_after' | 'failures' | 'probe_failed';
+      /** What opened it: the CRM's Retry-After, or consecutive failures. */
+      readonly cause: 'retry_after' | 'failures';
       readonly forMs: number;
       readonly httpStatus?: number | undefined;
     }
@@ -95,7 +95,8 @@ export class CrmCircuitBreaker implements CrmLookup {
     if (this.openedAt !== 0 && until <= this.openUntil) return;
     const wasClosed = this.openedAt === 0;
     this.openUntil = until;
-    if (!wasClosed) return;
+    // A failed probe or a late Retry-After lengthens a window that is already open: no news.
+    if (!wasClosed || cause === 'probe_failed') return;
     this.openedAt = now;
     this.onChange({ state: 'open', cause, forMs, httpStatus: status });
   }

@@ -55,12 +55,14 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
   }
 
   async acquireLease(userId: string, lease: LeaseRequest): Promise<LeaseAttempt> {
-    // Nobody else's lease is live, and no stamp answers this basis today (for a forced lookup:
-    // none that was written within the forced-lookup interval).
+    // Nobody else's lease is live, and no stamp answers this basis today. A forced lookup may
+    // also replace today's stamp, but only once per interval: not if the stamp was written in
+    // it, nor if another forced lookup was tried in it (`forced_at`, kept when one fails).
     const noLiveLease = '(attribute_not_exists(lease_until) OR lease_until <= :now)';
     const notFresh =
       '(attribute_not_exists(fresh_until) OR fresh_until <= :now OR basis <> :basis)';
-    const notRecent = '(attribute_not_exists(synced_at) OR synced_at <= :forcedSince)';
+    const notRecent =
+      '(attribute_not_exists(synced_at) OR synced_at <= :forcedSince) AND (attribute_not_exists(forced_at) OR forced_at <= :forcedSince)';
     const values: Record<string, AttributeValue> = {
       ':owner': { S: lease.owner },
       ':until': { N: String(lease.until) },
@@ -71,15 +73,14 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
     };
     if (lease.force) values[':forcedSince'] = { N: String(lease.forcedSince) };
     const condition = lease.force
-      ? `${noLiveLease} AND (${notFresh} OR ${notRecent})`
+      ? `${noLiveLease} AND (${notFresh} OR (${notRecent}))`
       : `${noLiveLease} AND ${notFresh}`;
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { user_id: { S: userId } },
-          UpdateExpression:
-            'SET lease_owner = :owner, lease_until = :until, expires_at = if_not_exists(expires_at, :expires)',
+          UpdateExpression: `SET lease_owner = :owner, lease_until = :until, ${lease.force ? 'forced_at = :now, ' : ''}expires_at = if_not_exists(expires_at, :expires)`,
           ConditionExpression: condition,
           ExpressionAttributeValues: values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -39,8 +39,9 @@ export class HttpCrm implements CrmLookup {
       key.kind === 'phone'
         ? { phoneNumber: key.e164, extended: true }
         : { email: key.email, extended: true };
-    const apiKey = await this.options.apiKey();
+    // The deadline starts before the key is read: a Secrets Manager refresh is part of the call.
     const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const apiKey = await beforeDeadline(this.options.apiKey(), signal);
     let response: Response;
     try {
       response = await fetch(this.options.url, {
@@ -94,6 +95,25 @@ export class HttpCrm implements CrmLookup {
     }
     return record as Record<string, unknown>;
   }
+}
+
+/** The value, or a `timeout` CrmFailure once `signal` aborts first (the read goes on unheeded). */
+function beforeDeadline<T>(value: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new CrmFailure('timeout'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new CrmFailure('timeout'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    value.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The body as UTF-8 text, or a CrmFailure once more than `maxBytes` decoded bytes arrive. */

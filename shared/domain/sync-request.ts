@@ -12,6 +12,8 @@ export interface SyncRequest {
   readonly userId: string;
   readonly matchKey: MatchKey;
   readonly force: boolean;
+  /** When the request reached the API (epoch ms): the caller's budget runs from then. */
+  readonly receivedAt?: number;
 }
 
 export interface RequestPolicy {

@@ -145,6 +145,12 @@ export class SyncService {
 
     const current = attempt.current;
     if (this.answers(current?.stamp, request, basis, now)) return cached(current.stamp);
+    // Refused with no lookup in flight: a forced lookup was tried within the interval (and
+    // failed). Today's stamp still answers; the CRM is not asked again this minute.
+    const leaseLive = current?.lease !== undefined && current.lease.until > this.clock();
+    if (request.force && !leaseLive && isFresh(current?.stamp, basis, now)) {
+      return cached(current.stamp);
+    }
     return this.awaitOtherLookup(request, basis, now, current ?? entry);
   }
 
@@ -183,8 +189,12 @@ export class SyncService {
     try {
       await this.stamps.put(stamp);
     } catch (error) {
-      // The caller still gets today's data; the next login simply asks the CRM again.
+      // The caller still gets today's data; the next login simply asks the CRM again. The lease
+      // goes too, if the store lets us, so that waiters elsewhere stop waiting for this stamp.
       this.onFault({ operation: 'stamp_write', error });
+      await this.stamps.releaseLease(request.userId, owner).catch((releaseError: unknown) => {
+        this.onFault({ operation: 'lease_release', error: releaseError });
+      });
     }
     return { ...outcomeOf(stamp, stamp.status), crmMs };
   }
@@ -200,20 +210,22 @@ export class SyncService {
     requestedAt: number,
     seen: StampEntry | undefined,
   ): Promise<SyncOutcome> {
-    const deadline = requestedAt + this.policy.answerWithinMs;
+    const arrivedAt = Math.min(request.receivedAt ?? requestedAt, requestedAt);
+    const deadline = arrivedAt + this.policy.answerWithinMs;
     let latest = seen;
-    let delay = 20;
+    let delay = 25;
     while (latest?.lease !== undefined && latest.lease.until > this.clock()) {
       const remaining = deadline - this.clock();
       if (remaining <= 0) break;
-      await this.sleep(Math.min(delay, remaining));
-      // Short polls: the answer is worth the most in the last few hundred milliseconds.
-      delay = Math.min(delay * 2, 100);
+      // Jittered, so that many waiters on many instances do not read the one item in step.
+      await this.sleep(Math.min(delay * (0.75 + Math.random() / 2), remaining));
+      delay = Math.min(delay * 2, 150);
       try {
         latest = await this.stamps.get(request.userId, { consistent: true });
       } catch (error) {
+        // A throttled or failed read is no answer yet: keep waiting while the caller listens.
         this.onFault({ operation: 'stamp_read', error });
-        break;
+        continue;
       }
       if (this.answers(latest?.stamp, request, basis, requestedAt)) return cached(latest.stamp);
     }

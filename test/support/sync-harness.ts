@@ -30,6 +30,8 @@ export interface InvokeOptions {
   method?: string;
   path?: string;
   base64?: boolean;
+  /** When API Gateway received the request (epoch ms); the invocation time by default. */
+  receivedAt?: number;
 }
 
 export interface InvokeResult {
@@ -51,6 +53,32 @@ export function countCommands(client: DynamoDBClient): Map<string, number> {
     { step: 'initialize', name: 'countCommands' },
   );
   return counts;
+}
+
+/**
+ * Makes the next `times` commands of `client` that `matches` picks fail, as a throttled or
+ * unreachable DynamoDB would. Returns how many were failed so far.
+ */
+export function failCommands(
+  client: DynamoDBClient,
+  matches: (commandName: string, input: Record<string, unknown>) => boolean,
+  times: number,
+): () => number {
+  let failed = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      if (failed < times && matches(String(context.commandName), input)) {
+        failed++;
+        throw Object.assign(new Error('injected DynamoDB fault'), {
+          name: 'ProvisionedThroughputExceededException',
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: `failCommands${Math.random()}` },
+  );
+  return () => failed;
 }
 
 /**
@@ -108,6 +136,8 @@ export async function startSyncHarness(
     config,
     tableName,
     dynamoEndpoint: dynamo.endpoint,
+    /** A new client of the harness's DynamoDB, e.g. to inject faults before building an instance. */
+    dynamoClient: () => dynamo.client(),
     async close() {
       for (const c of clients) c.destroy();
       await dynamo.close();
@@ -143,7 +173,7 @@ export function event(opts: InvokeOptions, now: number) {
       routeKey: '$default',
       stage: '$default',
       time: new Date(now).toISOString(),
-      timeEpoch: now,
+      timeEpoch: opts.receivedAt ?? now,
     },
     body: opts.base64 ? Buffer.from(text).toString('base64') : text,
     isBase64Encoded: opts.base64 ?? false,

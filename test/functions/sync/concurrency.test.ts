@@ -2,7 +2,13 @@ import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmServer } from '#test/support/crm-server.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
-import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
+import {
+  ADA,
+  CONTACTS,
+  failCommands,
+  type SyncHarness,
+  startSyncHarness,
+} from '#test/support/sync-harness.ts';
 
 let h: SyncHarness;
 let crm: Awaited<ReturnType<typeof startCrmServer>>;
@@ -123,6 +129,61 @@ describe('concurrent forced refreshes of one user', () => {
       Array(6).fill('Ada King'),
     );
     crm.answer(undefined);
+  });
+});
+
+describe('a waiter whose reads of the stamp fail for a moment', () => {
+  it('keeps waiting while the caller listens, and gets the answer', async () => {
+    const leader = h.instance();
+    const waiterClient = h.dynamoClient();
+    // The waiter's polls (consistent reads) fail twice, after the one that follows its refused
+    // lease (dynalite returns no item with a failed condition, so the store reads it).
+    let consistentReads = 0;
+    const failed = failCommands(
+      waiterClient,
+      (name, input) =>
+        name === 'GetItemCommand' && input.ConsistentRead === true && ++consistentReads > 1,
+      2,
+    );
+    const waiter = h.instance(waiterClient);
+    crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
+    const body = { user_id: 'sms|flaky-reads', phone_number: '+15550100001' };
+    const first = leader.invoke({ body });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [a, b] = await Promise.all([first, waiter.invoke({ body })]);
+    expect(failed()).toBe(2);
+    expect([a.body.status, b.body.status]).toEqual(['synced', 'cached']);
+    crm.answer(undefined);
+  });
+});
+
+describe("the waiters' budget runs from the request's arrival", () => {
+  it('a request that reached API Gateway long ago does not wait at all', async () => {
+    await h.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: h.tableName,
+        Key: { user_id: { S: 'sms|late' } },
+        UpdateExpression: 'SET lease_owner = :o, lease_until = :u',
+        ExpressionAttributeValues: {
+          ':o': { S: 'busy-instance' },
+          ':u': { N: String(Date.now() + 60_000) },
+        },
+      }),
+    );
+    const reads = async (receivedAt: number) => {
+      const instance = h.instance();
+      const res = await instance.invoke({
+        body: { user_id: 'sms|late', phone_number: '+15550100001' },
+        receivedAt,
+      });
+      expect(res.status).toBe(503);
+      return instance.commands.get('GetItemCommand') ?? 0;
+    };
+    const onTime = await reads(Date.now());
+    const late = await reads(Date.now() - 10_000);
+    // The on-time request polled the lease holder's item until its budget ran out; the late
+    // one made only the reads before its lease attempt was refused.
+    expect(onTime).toBeGreaterThan(late + 2);
   });
 });
 

@@ -1,4 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LOGIN_PATH_AWS_CLIENT_OPTIONS } from '#functions/sync/aws-clients.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { ADA, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -361,5 +365,25 @@ describe('when DynamoDB is unavailable', () => {
     const res = await down.invoke(ada(newUser()));
     expect(res.status).toBe(200);
     expect(res.body.crm_id).toBe('C-1001');
+  });
+
+  it('a DynamoDB that accepts connections and never answers does not hold the login', async () => {
+    // With the SDK's defaults this request would wait for the Lambda's own timeout.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const dynamodb = new DynamoDBClient({
+        ...LOGIN_PATH_AWS_CLIENT_OPTIONS,
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      const res = await h.instance(dynamodb).invoke(ada(newUser()));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: 'synced', crm_id: 'C-1001' });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 });

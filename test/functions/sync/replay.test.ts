@@ -76,3 +76,22 @@ describe('forced requests of one user, each signed anew', () => {
     expect(changed.body).toMatchObject({ status: 'synced', crm_id: 'C-1002' });
   });
 });
+
+describe('forced requests while the CRM fails', () => {
+  it("still ask it at most once a minute, and today's stamp answers the rest", async () => {
+    h.clock.now = START;
+    const user = newUser();
+    await h.invoke({ body: { user_id: user, phone_number: '+15550100001' } });
+    h.clock.now += 120_000; // the day's stamp is two minutes old: a forced refresh is due
+    h.crm.answer(() => ({ status: 500 }));
+    const before = asked();
+    const statuses: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      statuses.push((await h.invoke(forced(user))).body.status);
+      h.clock.now += 3_000;
+    }
+    h.crm.answer(undefined);
+    expect(asked()).toBe(before + 1);
+    expect(statuses).toEqual(['stale', ...Array(9).fill('cached')]);
+  });
+});

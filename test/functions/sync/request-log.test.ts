@@ -115,7 +115,13 @@ describe('every request ends in exactly one log line with its outcome code', () 
       'unsupported_media_type',
     ],
     ['a body over 16 KiB', () => ({ rawBody: 'x'.repeat(17 * 1024) }), 413, 'payload_too_large'],
-    ['an unknown route', () => ({ path: '/v1/+15550100001', secret: null }), 404, 'not_found'],
+    // Not `not_found`: that is the sync status of a user the CRM does not know.
+    [
+      'an unknown route',
+      () => ({ path: '/v1/+15550100001', secret: null }),
+      404,
+      'route_not_found',
+    ],
     ['GET on /v1/sync', () => ({ method: 'GET', secret: null }), 405, 'method_not_allowed'],
   ];
   for (const [what, opts, status, code] of refusals) {

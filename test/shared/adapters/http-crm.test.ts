@@ -132,3 +132,18 @@ describe('a CRM that asks us to wait', () => {
     }
   });
 });
+
+describe('the one deadline', () => {
+  it('covers reading the API key: a slow Secrets Manager refresh is a timeout too', async () => {
+    crm.behave({ kind: 'record', body: { id: 'C-1001' } });
+    const slowKey = new HttpCrm({
+      url: crm.url,
+      apiKey: () => new Promise((resolve) => setTimeout(() => resolve('late-key'), 2_000)),
+      timeoutMs: 200,
+      maxResponseBytes: MiB,
+    });
+    const asked = crm.requests.length;
+    expect((await failure(slowKey.find(ada))).reason).toBe('timeout');
+    expect(crm.requests.length).toBe(asked);
+  });
+});
