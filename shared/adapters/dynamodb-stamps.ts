@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   BatchGetItemCommand,
@@ -94,6 +95,9 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
         error.Item === undefined
           ? await this.get(userId, { consistent: true })
           : toEntry(userId, error.Item);
+      // Our own lease: the write went through but its answer was lost, and the SDK's retry
+      // found it taken (by us). Refusing here would leave the user waiting on nobody.
+      if (current?.lease?.owner === lease.owner) return { acquired: true };
       return { acquired: false, current };
     }
   }
@@ -142,21 +146,34 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
    * and deleted by the table's TTL once the signature could no longer be valid anyway.
    */
   async firstUse(signatureId: string, rememberUntil: number): Promise<boolean> {
+    const key = { user_id: { S: `${SIGNATURE_KEY_PREFIX}${signatureId}` } };
+    // Who wrote it: the SDK retries a write whose answer was lost, and the retry must not
+    // mistake our own first use for a replay.
+    const writer = randomUUID();
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
           Item: {
-            user_id: { S: `${SIGNATURE_KEY_PREFIX}${signatureId}` },
+            ...key,
+            used_by: { S: writer },
             expires_at: { N: String(Math.ceil(rememberUntil / 1000)) },
           },
           ConditionExpression: 'attribute_not_exists(user_id)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const item =
+        error.Item ??
+        (
+          await this.client.send(
+            new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+          )
+        ).Item;
+      return item?.used_by?.S === writer;
     }
   }
 

@@ -97,11 +97,19 @@ export class HttpCrm implements CrmLookup {
   }
 }
 
-/** The value, or a `timeout` CrmFailure once `signal` aborts first (the read goes on unheeded). */
+/**
+ * The CRM key could not be read before the CRM's deadline: a fault of ours (Secrets Manager),
+ * not of the CRM, so it is no CrmFailure and the circuit breaker does not count it.
+ */
+export class CrmKeyReadTimeout extends Error {
+  override readonly name = 'CrmKeyReadTimeout';
+}
+
+/** The value, or a CrmKeyReadTimeout once `signal` aborts first (the read goes on unheeded). */
 function beforeDeadline<T>(value: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new CrmFailure('timeout'));
+  if (signal.aborted) return Promise.reject(new CrmKeyReadTimeout('the CRM key read timed out'));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new CrmFailure('timeout'));
+    const onAbort = () => reject(new CrmKeyReadTimeout('the CRM key read timed out'));
     signal.addEventListener('abort', onAbort, { once: true });
     value.then(
       (v) => {

@@ -132,7 +132,8 @@ export class SyncService {
       attempt = await this.stamps.acquireLease(request.userId, {
         owner,
         now,
-        until: now + this.policy.leaseMs,
+        // From now, not from the request's start: a slow stamp read must not shorten the lease.
+        until: this.clock() + this.policy.leaseMs,
         basis,
         force: request.force,
         forcedSince: now - this.forcedIntervalMs,
@@ -220,17 +221,34 @@ export class SyncService {
       // Jittered, so that many waiters on many instances do not read the one item in step.
       await this.sleep(Math.min(delay * (0.75 + Math.random() / 2), remaining));
       delay = Math.min(delay * 2, 150);
+      let read: { entry: StampEntry | undefined } | 'too_late';
       try {
-        latest = await this.stamps.get(request.userId, { consistent: true });
+        read = await this.readBefore(request.userId, deadline);
       } catch (error) {
         // A throttled or failed read is no answer yet: keep waiting while the caller listens.
         this.onFault({ operation: 'stamp_read', error });
         continue;
       }
+      if (read === 'too_late') break;
+      latest = read.entry;
       if (this.answers(latest?.stamp, request, basis, requestedAt)) return cached(latest.stamp);
     }
     // The other lookup failed, died or outran the caller: serve what is known without asking.
     return this.fallBack(latest?.stamp ?? seen?.stamp, this.clock(), 'lookup_elsewhere');
+  }
+
+  /** A consistent read of the user's entry, unless the deadline passes first. */
+  private async readBefore(
+    userId: string,
+    deadline: number,
+  ): Promise<{ entry: StampEntry | undefined } | 'too_late'> {
+    const remaining = deadline - this.clock();
+    if (remaining <= 0) return 'too_late';
+    const read = this.stamps.get(userId, { consistent: true }).then((entry) => ({ entry }));
+    // The read goes on unheeded once the caller is gone; its failure is of no interest then.
+    read.catch(() => {});
+    const late = this.sleep(remaining).then(() => 'too_late' as const);
+    return Promise.race([read, late]);
   }
 
   /** The store is unavailable: still answer the login, without stamp or lease. */

@@ -7,14 +7,16 @@
  *   the CRM call, connect to last byte                   crmTimeoutMs
  *
  * - The lease outlives the CRM call by LEASE_MARGIN_MS, so a lookup still in flight is never
- *   doubled by another instance.
+ *   doubled by another instance: the margin covers a lease write and a stamp write that are
+ *   slow but within their bound (functions/sync/aws-clients.ts: two tries of 400 ms each).
+ *   STORE_ALLOWANCE_MS is what those take on a good day, not at worst.
  * - A request that finds another instance's lookup in flight waits for its answer until the
  *   caller stops listening (`answerWithinMs` after it arrived). Because the CRM call fits in
  *   that budget, a waiter always gets the winner's answer when the CRM answers in time.
  */
 export const NETWORK_ALLOWANCE_MS = 300;
 export const STORE_ALLOWANCE_MS = 200;
-export const LEASE_MARGIN_MS = 1_000;
+export const LEASE_MARGIN_MS = 2_000;
 
 export interface LoginTimeBudget {
   readonly leaseMs: number;

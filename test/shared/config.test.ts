@@ -23,7 +23,7 @@ describe('service configuration', () => {
       crmMaxResponseBytes: 1024 * 1024,
       crmBreaker: { failureThreshold: 5, cooldownMs: 30_000, maxRetryAfterMs: 600_000 },
       // The lease outlives the CRM call; waiters wait as long as the Action listens, less the network.
-      timeBudget: { leaseMs: 3_500, answerWithinMs: 2_700 },
+      timeBudget: { leaseMs: 4_500, answerWithinMs: 2_700 },
     });
     expect(config.mapping.namespace).toBe('https://crm.example.com/');
     expect(config.mapping.fields.map((f) => [f.claim, f.path.join('.')])).toEqual([

@@ -157,6 +157,42 @@ describe('a waiter whose reads of the stamp fail for a moment', () => {
   });
 });
 
+describe("a waiter whose read of the stamp hangs past the caller's deadline", () => {
+  it('answers by the deadline with what it knows, instead of after it', async () => {
+    const leader = h.instance();
+    const slowClient = h.dynamoClient();
+    // Every poll takes 2 s to come back; the caller listens for 700 ms (ACTION_TIMEOUT_MS 1000).
+    // (The first consistent read follows the refused lease: dynalite returns no item with it.)
+    let consistentReads = 0;
+    slowClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ConsistentRead?: boolean };
+        const isPoll = String(context.commandName) === 'GetItemCommand' && input.ConsistentRead;
+        if (isPoll && ++consistentReads > 1) {
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowPolls' },
+    );
+    const waiter = h.instance(slowClient);
+    crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
+    const body = { user_id: 'sms|slow-polls', phone_number: '+15550100001' };
+    const first = leader.invoke({ body });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { result, lines } = await captureLogLines(() => waiter.invoke({ body }));
+    await first;
+    crm.answer(undefined);
+    // Had it waited for its read, it would have answered "cached" after the Action gave up.
+    expect(result.status).toBe(503);
+    const own = lines.filter((l) => l.correlation_id === result.headers['x-request-id']);
+    expect(own.find((l) => l.message === 'request')).toMatchObject({
+      outcome: 'crm_unavailable',
+      crm_fault: 'lookup_elsewhere',
+    });
+  });
+});
+
 describe("the waiters' budget runs from the request's arrival", () => {
   it('a request that reached API Gateway long ago does not wait at all', async () => {
     await h.dynamodb.send(
