@@ -56,32 +56,6 @@ export function countCommands(client: DynamoDBClient): Map<string, number> {
 }
 
 /**
- * Makes the next `times` commands of `client` that `matches` picks fail, as a throttled or
- * unreachable DynamoDB would. Returns how many were failed so far.
- */
-export function failCommands(
-  client: DynamoDBClient,
-  matches: (commandName: string, input: Record<string, unknown>) => boolean,
-  times: number,
-): () => number {
-  let failed = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as Record<string, unknown>;
-      if (failed < times && matches(String(context.commandName), input)) {
-        failed++;
-        throw Object.assign(new Error('injected DynamoDB fault'), {
-          name: 'ProvisionedThroughputExceededException',
-        });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: `failCommands${Math.random()}` },
-  );
-  return () => failed;
-}
-
-/**
  * The sync handler wired as deployed (buildSyncApi), against a real dynalite and a real CRM
  * HTTP server, with a clock the test moves.
  */

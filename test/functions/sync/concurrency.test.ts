@@ -2,13 +2,7 @@ import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmServer } from '#test/support/crm-server.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
-import {
-  ADA,
-  CONTACTS,
-  failCommands,
-  type SyncHarness,
-  startSyncHarness,
-} from '#test/support/sync-harness.ts';
+import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
 let h: SyncHarness;
 let crm: Awaited<ReturnType<typeof startCrmServer>>;
@@ -132,64 +126,69 @@ describe('concurrent forced refreshes of one user', () => {
   });
 });
 
+/**
+ * Runs `effect` before each poll of a waiter on its own DynamoDB client: its consistent reads
+ * after the first (that one follows its refused lease: dynalite returns no item with a failed
+ * condition, so the store reads it).
+ */
+function waiterWhosePolls(effect: () => Promise<void>) {
+  const client = h.dynamoClient();
+  let consistentReads = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { ConsistentRead?: boolean };
+      const isRead = String(context.commandName) === 'GetItemCommand' && input.ConsistentRead;
+      if (isRead && ++consistentReads > 1) await effect();
+      return next(args);
+    },
+    { step: 'initialize', name: 'waiterPolls' },
+  );
+  return h.instance(client);
+}
+
+/** A first login asks the CRM (300 ms); 50 ms later `waiter`, on another instance, comes too. */
+async function whileAnotherInstanceAsks(
+  waiter: ReturnType<SyncHarness['instance']>,
+  userId: string,
+) {
+  crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
+  const body = { user_id: userId, phone_number: '+15550100001' };
+  const first = h.instance().invoke({ body });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    const { result, lines } = await captureLogLines(() => waiter.invoke({ body }));
+    const own = lines.filter((l) => l.correlation_id === result.headers['x-request-id']);
+    return { first: await first, waited: result, line: own.find((l) => l.message === 'request') };
+  } finally {
+    await first.catch(() => {});
+    crm.answer(undefined);
+  }
+}
+
 describe('a waiter whose reads of the stamp fail for a moment', () => {
   it('keeps waiting while the caller listens, and gets the answer', async () => {
-    const leader = h.instance();
-    const waiterClient = h.dynamoClient();
-    // The waiter's polls (consistent reads) fail twice, after the one that follows its refused
-    // lease (dynalite returns no item with a failed condition, so the store reads it).
-    let consistentReads = 0;
-    const failed = failCommands(
-      waiterClient,
-      (name, input) =>
-        name === 'GetItemCommand' && input.ConsistentRead === true && ++consistentReads > 1,
-      2,
-    );
-    const waiter = h.instance(waiterClient);
-    crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
-    const body = { user_id: 'sms|flaky-reads', phone_number: '+15550100001' };
-    const first = leader.invoke({ body });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const [a, b] = await Promise.all([first, waiter.invoke({ body })]);
-    expect(failed()).toBe(2);
-    expect([a.body.status, b.body.status]).toEqual(['synced', 'cached']);
-    crm.answer(undefined);
+    let failed = 0;
+    const waiter = waiterWhosePolls(async () => {
+      if (failed++ < 2) {
+        throw Object.assign(new Error('injected'), {
+          name: 'ProvisionedThroughputExceededException',
+        });
+      }
+    });
+    const { first, waited } = await whileAnotherInstanceAsks(waiter, 'sms|flaky-reads');
+    expect(failed).toBeGreaterThan(2);
+    expect([first.body.status, waited.body.status]).toEqual(['synced', 'cached']);
   });
 });
 
 describe("a waiter whose read of the stamp hangs past the caller's deadline", () => {
   it('answers by the deadline with what it knows, instead of after it', async () => {
-    const leader = h.instance();
-    const slowClient = h.dynamoClient();
     // Every poll takes 2 s to come back; the caller listens for 700 ms (ACTION_TIMEOUT_MS 1000).
-    // (The first consistent read follows the refused lease: dynalite returns no item with it.)
-    let consistentReads = 0;
-    slowClient.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ConsistentRead?: boolean };
-        const isPoll = String(context.commandName) === 'GetItemCommand' && input.ConsistentRead;
-        if (isPoll && ++consistentReads > 1) {
-          await new Promise((resolve) => setTimeout(resolve, 2_000));
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'slowPolls' },
-    );
-    const waiter = h.instance(slowClient);
-    crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
-    const body = { user_id: 'sms|slow-polls', phone_number: '+15550100001' };
-    const first = leader.invoke({ body });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const { result, lines } = await captureLogLines(() => waiter.invoke({ body }));
-    await first;
-    crm.answer(undefined);
+    const waiter = waiterWhosePolls(() => new Promise((resolve) => setTimeout(resolve, 2_000)));
+    const { waited, line } = await whileAnotherInstanceAsks(waiter, 'sms|slow-polls');
     // Had it waited for its read, it would have answered "cached" after the Action gave up.
-    expect(result.status).toBe(503);
-    const own = lines.filter((l) => l.correlation_id === result.headers['x-request-id']);
-    expect(own.find((l) => l.message === 'request')).toMatchObject({
-      outcome: 'crm_unavailable',
-      crm_fault: 'lookup_elsewhere',
-    });
+    expect(waited.status).toBe(503);
+    expect(line).toMatchObject({ outcome: 'crm_unavailable', crm_fault: 'lookup_elsewhere' });
   });
 });
 
