@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { gzipBomb, type HostileBehaviour, startHostileCrm } from '#test/support/hostile-crm.ts';
+import { startHostileCrm } from '#test/support/crm-server.ts';
+import { gzipBomb, type HostileBehaviour } from '#test/support/hostile-crm.ts';
 import { ms, summarise } from './stats.ts';
 
 const MiB = 1024 * 1024;

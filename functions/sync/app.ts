@@ -5,7 +5,12 @@ import middy from '@middy/core';
 import type { SignatureLedger } from '#shared/domain/ports.ts';
 import { readSignatureHeader, signatureValidUntil } from '#shared/domain/signature.ts';
 import type { SyncService } from '#shared/domain/sync.ts';
-import { isUserId, type RequestPolicy, readSyncRequest } from '#shared/domain/sync-request.ts';
+import {
+  isUserId,
+  type RequestPolicy,
+  readSyncRequest,
+  type SyncRequest,
+} from '#shared/domain/sync-request.ts';
 import { toSyncResponse } from '#shared/domain/sync-response.ts';
 import type { HttpResult } from './http.ts';
 import { json } from './http.ts';
@@ -70,11 +75,16 @@ export function createSyncApi(deps: SyncApiDependencies) {
     .use(jsonBody())
     .handler(async (event) => {
       const trace = event.trace as RequestTrace;
-      trace.userId = knownUserId(event.parsedBody);
-      let request = {
-        ...readSyncRequest(event.parsedBody, requestPolicy),
-        receivedAt: event.requestContext?.timeEpoch,
-      };
+      let request: SyncRequest;
+      try {
+        request = readSyncRequest(event.parsedBody, requestPolicy);
+      } catch (error) {
+        // Refused: the line still names the user when the id itself was not the problem.
+        trace.userId = knownUserId(event.parsedBody);
+        throw error;
+      }
+      trace.userId = request.userId;
+      request = { ...request, receivedAt: event.requestContext?.timeEpoch };
       trace.matchKey = request.matchKey.kind;
       const use = request.force ? await signatureUse(event) : 'first';
       if (use !== 'first') {

@@ -1,12 +1,16 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type HostileBehaviour, respondHostile } from './hostile-crm.ts';
 
 export interface CrmReply {
   status?: number;
+  headers?: Record<string, string>;
   /** Sent as JSON unless `raw` is given. */
   body?: unknown;
   raw?: string;
   delayMs?: number;
+  /** Instead of all the above: what a hostile or broken CRM does (hostile-crm.ts). */
+  hostile?: HostileBehaviour;
 }
 
 export interface CrmRequest {
@@ -21,15 +25,17 @@ export interface CrmRequest {
 export async function startCrmServer(contacts: Record<string, Record<string, unknown>> = {}) {
   const requests: CrmRequest[] = [];
   let script: ((request: CrmRequest) => CrmReply) | undefined;
+  let abandoned = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const request: CrmRequest = {
-        headers: req.headers,
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'),
-      };
+      const text = Buffer.concat(chunks).toString('utf8');
+      const request: CrmRequest = { headers: req.headers, body: parseBody(text) };
       requests.push(request);
+      res.on('close', () => {
+        if (!res.writableFinished) abandoned++;
+      });
       const key = request.body.phoneNumber ?? request.body.email ?? '';
       const known = contacts[key];
       const reply =
@@ -37,16 +43,27 @@ export async function startCrmServer(contacts: Record<string, Record<string, unk
         (known ? { status: 200, body: known } : { status: 404, body: { error: 'none' } });
       setTimeout(() => {
         if (res.destroyed) return;
-        res.writeHead(reply.status ?? 200, { 'content-type': 'application/json' });
+        if (reply.hostile) {
+          respondHostile(reply.hostile, res);
+          return;
+        }
+        res.writeHead(reply.status ?? 200, {
+          'content-type': 'application/json',
+          ...reply.headers,
+        });
         res.end(reply.raw ?? JSON.stringify(reply.body ?? {}));
       }, reply.delayMs ?? 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}/lookup`,
+    url: `${origin}/lookup`,
+    origin,
     requests,
+    /** How many answers the client hung up on before they were fully sent. */
+    abandoned: () => abandoned,
     /** Script every following answer; `undefined` restores the default. */
     answer(next: ((request: CrmRequest) => CrmReply) | undefined) {
       script = next;
@@ -60,3 +77,30 @@ export async function startCrmServer(contacts: Record<string, Record<string, unk
 }
 
 export type CrmServer = Awaited<ReturnType<typeof startCrmServer>>;
+
+/** A followed redirect arrives without a JSON body: it is recorded all the same. */
+function parseBody(text: string): CrmRequest['body'] {
+  try {
+    return JSON.parse(text || '{}') as CrmRequest['body'];
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * A CRM server answering every request with `initial` until
+ * `behave` says otherwise.
+ */
+export async function startHostileCrm(initial: HostileBehaviour = { kind: 'status', status: 404 }) {
+  const crm = await startCrmServer();
+  let behaviour = initial;
+  crm.answer(() => ({ hostile: behaviour }));
+  return {
+    ...crm,
+    behave(next: HostileBehaviour) {
+      behaviour = next;
+    },
+  };
+}
+
+export type HostileCrm = Awaited<ReturnType<typeof startHostileCrm>>;

@@ -1,5 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 
 /**
@@ -20,17 +19,6 @@ export type HostileBehaviour =
   | { readonly kind: 'bytes'; readonly body: Buffer }
   | { readonly kind: 'record'; readonly body: unknown; readonly delayMs?: number };
 
-export interface HostileCrm {
-  readonly url: string;
-  readonly origin: string;
-  /** Requests received, with their headers (the API key included). */
-  readonly requests: Array<{ path: string; headers: IncomingHttpHeaders; body: string }>;
-  /** How many response bodies were cut off by the client before they were fully sent. */
-  readonly abandoned: () => number;
-  behave(next: HostileBehaviour): void;
-  close(): Promise<void>;
-}
-
 const bombs = new Map<number, Buffer>();
 
 /** The gzip of `bytes` spaces, built once per size (a 300 MiB bomb is ~300 KiB). */
@@ -43,47 +31,8 @@ export function gzipBomb(bytes: number): Buffer {
   return bomb;
 }
 
-export async function startHostileCrm(
-  initial: HostileBehaviour = { kind: 'status', status: 404 },
-): Promise<HostileCrm> {
-  let behaviour = initial;
-  let abandoned = 0;
-  const requests: HostileCrm['requests'] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({
-        path: req.url ?? '/',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      res.on('close', () => {
-        if (!res.writableFinished) abandoned++;
-      });
-      respond(behaviour, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
-  return {
-    url: `${origin}/lookup`,
-    origin,
-    requests,
-    abandoned: () => abandoned,
-    behave(next) {
-      behaviour = next;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-function respond(behaviour: HostileBehaviour, res: ServerResponse): void {
+/** Writes what `behaviour` says to `res`, however ill-formed. */
+export function respondHostile(behaviour: HostileBehaviour, res: ServerResponse): void {
   const json = { 'content-type': 'application/json' };
   switch (behaviour.kind) {
     case 'redirect':
