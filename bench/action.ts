@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { PostLoginApi, PostLoginEvent } from '#functions/auth0-post-login/auth0-types.ts';
-import { buildAction } from '#infra/auth0/build-action.ts';
-import { loadBuiltAction } from '#infra/local/auth0-runtime.ts';
-import { startLocalStack } from '#infra/local/stack.ts';
+import { buildAction } from '#infra/action-bundle.ts';
+import { startLocalStack } from '#local/stack.ts';
 import { sign } from '#shared/domain/signature.ts';
+import { loadBuiltAction } from '#stand-ins/auth0-action-runtime.ts';
 import { row, summarise } from './stats.ts';
 
 const api: PostLoginApi = {

@@ -1,11 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { startManagementApi } from '#infra/local/auth0-management-api.ts';
 import {
   seedSyncedTenant,
   startLocalBackfillStack,
   startServicesThread,
   verifySeededTenant,
-} from '#infra/local/backfill-runner.ts';
+} from '#local/backfill-runner.ts';
+import { startManagementApi } from '#stand-ins/auth0-management-api.ts';
 
 /** The simulated budgets: CRM calls and Auth0 user writes per second, and the changed share. */
 const CRM_RATE = 200;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startHostileCrm } from '#test/support/crm-server.ts';
-import { gzipBomb, type HostileBehaviour } from '#test/support/hostile-crm.ts';
+import { startHostileCrm } from '#stand-ins/crm-server.ts';
+import { gzipBomb, type HostileBehaviour } from '#stand-ins/hostile-crm.ts';
 import { ms, summarise } from './stats.ts';
 
 const MiB = 1024 * 1024;

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { buildSyncApi } from '#functions/sync/wiring.ts';
-import { startDemoCrm } from '#infra/local/demo-crm.ts';
-import { startEmbeddedDynamoDb } from '#infra/local/embedded-dynamodb.ts';
-import { ensureStampTable } from '#infra/local/stamp-table.ts';
 import { loadSyncServiceConfig } from '#shared/config.ts';
 import { sign } from '#shared/domain/signature.ts';
+import { startDemoCrm } from '#stand-ins/demo-crm.ts';
+import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
+import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 import { countCommands } from '#test/support/sync-harness.ts';
 import { row, summarise } from './stats.ts';
 

@@ -1,10 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  type ManagementApi,
-  startManagementApi,
-  type User,
-} from '#infra/local/auth0-management-api.ts';
-import {
   isChangedUser,
   type LocalBackfillStack,
   type ServicesThread,
@@ -12,10 +7,15 @@ import {
   seededUserId,
   startLocalBackfillStack,
   startServicesThread,
-} from '#infra/local/backfill-runner.ts';
-import { generatedContact } from '#infra/local/demo-crm.ts';
+} from '#local/backfill-runner.ts';
 import { endOfSyncDay } from '#shared/domain/sync-day.ts';
-import { type CrmServer, startCrmServer } from '#test/support/crm-server.ts';
+import {
+  type ManagementApi,
+  startManagementApi,
+  type User,
+} from '#stand-ins/auth0-management-api.ts';
+import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
+import { generatedContact } from '#stand-ins/demo-crm.ts';
 
 /**
  * The whole backfill over a tenant of 2,500 users (more than the 1,000 a users search can

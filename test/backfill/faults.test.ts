@@ -2,7 +2,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGzip } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ManagementApi, startManagementApi } from '#infra/local/auth0-management-api.ts';
 import {
   type LocalBackfillStack,
   MemoryQueue,
@@ -12,10 +11,11 @@ import {
   startLocalBackfillStack,
   startServicesThread,
   verifySeededTenant,
-} from '#infra/local/backfill-runner.ts';
-import { generatedContact } from '#infra/local/demo-crm.ts';
+} from '#local/backfill-runner.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
-import { type CrmServer, startCrmServer } from '#test/support/crm-server.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
+import { generatedContact } from '#stand-ins/demo-crm.ts';
 
 /**
  * What the backfill does when Auth0 or the CRM pushes back: 429 storms, the Management API's

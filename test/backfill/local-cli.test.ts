@@ -9,7 +9,7 @@ describe('npm run backfill:local', () => {
       [
         '--import',
         'tsx',
-        'infra/local/backfill-local.ts',
+        'local/backfill-local.ts',
         '--users',
         '300',
         '--changed',

@@ -6,17 +6,17 @@ import {
   type Step,
 } from '#functions/backfill-orchestrator/orchestrator.ts';
 import {
-  type ManagementApi,
-  startManagementApi,
-  type User,
-} from '#infra/local/auth0-management-api.ts';
-import {
   type LocalBackfillStack,
   seededUserId,
   seedSyncedTenant,
   startLocalBackfillStack,
-} from '#infra/local/backfill-runner.ts';
+} from '#local/backfill-runner.ts';
 import type { ExportedUser, UserQueue } from '#shared/domain/backfill.ts';
+import {
+  type ManagementApi,
+  startManagementApi,
+  type User,
+} from '#stand-ins/auth0-management-api.ts';
 
 /**
  * The Step Functions steps (functions/backfill-orchestrator/orchestrator.ts): start the export,

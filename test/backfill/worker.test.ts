@@ -3,20 +3,20 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBackfillWorker } from '#functions/backfill-worker/worker.ts';
 import {
-  type ManagementApi,
-  startManagementApi,
-  type User,
-} from '#infra/local/auth0-management-api.ts';
-import {
   type LocalBackfillStack,
   seededCrmMetadata,
   seededUserId,
   startLocalBackfillStack,
-} from '#infra/local/backfill-runner.ts';
-import { generatedContact } from '#infra/local/demo-crm.ts';
+} from '#local/backfill-runner.ts';
 import type { ExportedUser } from '#shared/domain/backfill.ts';
 import { endOfSyncDay } from '#shared/domain/sync-day.ts';
-import { type CrmServer, startCrmServer } from '#test/support/crm-server.ts';
+import {
+  type ManagementApi,
+  startManagementApi,
+  type User,
+} from '#stand-ins/auth0-management-api.ts';
+import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
+import { generatedContact } from '#stand-ins/demo-crm.ts';
 
 /**
  * The SQS worker Lambda's handler (functions/backfill-worker/worker.ts) with the real use case

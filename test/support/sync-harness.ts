@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { buildSyncApi } from '#functions/sync/wiring.ts';
-import { startEmbeddedDynamoDb } from '#infra/local/embedded-dynamodb.ts';
-import { ensureStampTable } from '#infra/local/stamp-table.ts';
 import { loadSyncServiceConfig } from '#shared/config.ts';
 import { sign } from '#shared/domain/signature.ts';
-import { type CrmServer, startCrmServer } from './crm-server.ts';
+import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
+import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
+import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 import { TEST_SECRETS } from './pii.ts';
 
 export const ADA = {

@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildAction } from '#infra/auth0/build-action.ts';
-import { serveApiGateway } from '#infra/local/api-gateway.ts';
+import { buildAction } from '#infra/action-bundle.ts';
+import { serveApiGateway } from '#stand-ins/api-gateway.ts';
 import {
   type LoginResult,
   loadBuiltAction,
   simulateLogin,
   type TenantUser,
-} from '#infra/local/auth0-runtime.ts';
+} from '#stand-ins/auth0-action-runtime.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 

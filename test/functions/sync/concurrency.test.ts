@@ -1,6 +1,6 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCrmServer } from '#test/support/crm-server.ts';
+import { startCrmServer } from '#stand-ins/crm-server.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
 import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type HostileCrm, startHostileCrm } from '#test/support/crm-server.ts';
+import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 

@@ -360,7 +360,7 @@ describe('rate limit', () => {
 
 describe('when DynamoDB is unavailable', () => {
   it('the login is still answered from the CRM', async () => {
-    const { localDynamoDbClient } = await import('#infra/local/embedded-dynamodb.ts');
+    const { localDynamoDbClient } = await import('#stand-ins/embedded-dynamodb.ts');
     const down = h.instance(localDynamoDbClient('http://127.0.0.1:9'));
     const res = await down.invoke(ada(newUser()));
     expect(res.status).toBe(200);

@@ -1,7 +1,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type HostileCrm, startHostileCrm } from '#test/support/crm-server.ts';
-import type { HostileBehaviour } from '#test/support/hostile-crm.ts';
+import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
+import type { HostileBehaviour } from '#stand-ins/hostile-crm.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CrmServer, startCrmServer } from '#test/support/crm-server.ts';
+import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
 import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
 let crm: CrmServer;

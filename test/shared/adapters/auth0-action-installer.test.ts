@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ManagementApi, startManagementApi } from '#infra/local/auth0-management-api.ts';
 import {
   ActionInstaller,
   type ActionInstallSpec,
 } from '#shared/adapters/auth0-action-installer.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
 
 const CODE = 'exports.onExecutePostLogin = async () => {};\n';
 const spec = (over: Partial<ActionInstallSpec> = {}): ActionInstallSpec => ({

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrmKeyReadTimeout, HttpCrm } from '#shared/adapters/http-crm.ts';
 import { CrmFailure } from '#shared/domain/ports.ts';
-import { type HostileCrm, startHostileCrm } from '#test/support/crm-server.ts';
+import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 
 const MiB = 1024 * 1024;

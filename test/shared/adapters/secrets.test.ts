@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSyncApi } from '#functions/sync/wiring.ts';
-import { startEmbeddedDynamoDb } from '#infra/local/embedded-dynamodb.ts';
-import { ensureStampTable } from '#infra/local/stamp-table.ts';
 import { CachedValue } from '#shared/adapters/cached-value.ts';
 import { secretReader } from '#shared/adapters/secrets-manager.ts';
 import { loadSyncServiceConfig } from '#shared/config.ts';
-import { startCrmServer } from '#test/support/crm-server.ts';
+import { startCrmServer } from '#stand-ins/crm-server.ts';
+import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
+import { startSecretsManagerServer } from '#stand-ins/secrets-manager-server.ts';
+import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
-import { startSecretsManagerServer } from '#test/support/secrets-manager-server.ts';
 import { CONTACTS, context, event } from '#test/support/sync-harness.ts';
 
 const SIGNING_ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:crm-sync/signing';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { outcomeMetrics } from '#functions/backfill-worker/metrics.ts';
 import { embeddedMetrics } from '#functions/sync/metrics.ts';
-import { startManagementApi } from './auth0-management-api.ts';
+import { startManagementApi } from '#stand-ins/auth0-management-api.ts';
 import {
   type BackfillSnapshot,
   type LocalBackfillRun,

@@ -1,12 +1,12 @@
 import { ManagementClient } from 'auth0';
 import * as z from 'zod/mini';
+import { buildAction } from '#infra/action-bundle.ts';
 import {
   ActionInstaller,
   type ActionInstallSpec,
   type InstallPlan,
 } from '#shared/adapters/auth0-action-installer.ts';
 import { parseSettings } from '#shared/config.ts';
-import { buildAction } from './build-action.ts';
 
 /** Settings of `npm run action:deploy`, from the environment. */
 const settings = z.object({

@@ -3,11 +3,11 @@ import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { buildSyncApi } from '#functions/sync/wiring.ts';
 import { loadSyncServiceConfig, type SyncServiceConfig } from '#shared/config.ts';
-import { serveApiGateway } from './api-gateway.ts';
-import { DEMO_CRM_API_KEY, startDemoCrm } from './demo-crm.ts';
+import { serveApiGateway } from '#stand-ins/api-gateway.ts';
+import { DEMO_CRM_API_KEY, startDemoCrm } from '#stand-ins/demo-crm.ts';
+import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
+import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 import { DEFAULT_DATA_DIR, localSigningSecret } from './dev-secret.ts';
-import { startEmbeddedDynamoDb } from './embedded-dynamodb.ts';
-import { ensureStampTable } from './stamp-table.ts';
 
 export const LOCAL_TABLE_NAME = 'crm-sync-stamps';
 

@@ -12,7 +12,7 @@ describe('npm run demo:login', () => {
   it('shows a first login that calls the sync API and a second one that makes no call', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'infra/local/demo-login.ts', '+15550100002'],
+      ['--import', 'tsx', 'local/demo-login.ts', '+15550100002'],
       { env: { ...process.env, LOCAL_DATA_DIR: dataDir, SYNC_API_URL: '' } },
     );
     expect(stdout).toMatch(

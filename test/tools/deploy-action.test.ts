@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deployAction } from '#infra/auth0/deploy-action.ts';
-import { type ManagementApi, startManagementApi } from '#infra/local/auth0-management-api.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { deployAction } from '#tools/deploy-action.ts';
 
 let api: ManagementApi;
 let env: Record<string, string>;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sign } from '#shared/domain/signature.ts';
-import { startCrmServer } from '#test/support/crm-server.ts';
+import { startCrmServer } from '#stand-ins/crm-server.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-local-'));
@@ -23,7 +23,7 @@ async function freePort(): Promise<number> {
 /** Runs `npm start` as a user would (same script, own process), on a free port. */
 async function startLocalStack(env: Record<string, string>) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     env: { ...process.env, PORT: String(port), LOCAL_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -22,14 +22,14 @@ import {
 import type { SyncService } from '#shared/domain/sync.ts';
 import { endOfSyncDay } from '#shared/domain/sync-day.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
-import type { ManagementApi, User } from './auth0-management-api.ts';
-import { DEMO_CRM_API_KEY, type DemoCrm, startDemoCrm } from './demo-crm.ts';
+import type { ManagementApi, User } from '#stand-ins/auth0-management-api.ts';
+import { DEMO_CRM_API_KEY, type DemoCrm, startDemoCrm } from '#stand-ins/demo-crm.ts';
 import {
   type EmbeddedDynamoDb,
   localDynamoDbClient,
   startEmbeddedDynamoDb,
-} from './embedded-dynamodb.ts';
-import { ensureStampTable } from './stamp-table.ts';
+} from '#stand-ins/embedded-dynamodb.ts';
+import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 
 export interface QueueMessage {
   readonly user: ExportedUser;
@@ -600,7 +600,7 @@ export async function startServicesThread(): Promise<ServicesThread> {
     eval: true,
     workerData: {
       dynalite: createRequire(import.meta.url).resolve('dynalite'),
-      demoCrm: new URL('./demo-crm.ts', import.meta.url).href,
+      demoCrm: import.meta.resolve('#stand-ins/demo-crm.ts'),
       apiKey: DEMO_CRM_API_KEY,
     },
   });

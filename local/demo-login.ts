@@ -1,5 +1,9 @@
-import { buildAction } from '#infra/auth0/build-action.ts';
-import { loadBuiltAction, simulateLogin, type TenantUser } from './auth0-runtime.ts';
+import { buildAction } from '#infra/action-bundle.ts';
+import {
+  loadBuiltAction,
+  simulateLogin,
+  type TenantUser,
+} from '#stand-ins/auth0-action-runtime.ts';
 import { startLocalStack } from './stack.ts';
 
 /**

@@ -3,7 +3,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync } from 'node:zlib';
 import { Management, ManagementClient, ManagementError } from 'auth0';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ManagementApi, startManagementApi } from '#infra/local/auth0-management-api.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
 
 let api: ManagementApi;
 
