@@ -5,6 +5,7 @@ import { buildAction } from '#infra/action-bundle.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { loadBuiltAction } from '#stand-ins/auth0-action-runtime.ts';
+import { ADA_LOVELACE, ALAN_TURING, GRACE_HOPPER } from '#stand-ins/demo-data.ts';
 import { row, summarise } from './stats.ts';
 
 const api: PostLoginApi = {
@@ -30,20 +31,24 @@ export async function benchAction(iterations: number): Promise<string[]> {
   try {
     // Fast path: fresh app_metadata.crm, so no call. Baseline: setting the same claims directly.
     const fresh = {
-      id: 'C-1001',
+      id: ADA_LOVELACE.id,
       synced_at: new Date().toISOString(),
       fresh_until: new Date(Date.now() + 86_400_000).toISOString(),
       namespace: 'https://crm.example.com/',
-      fields: { crm_id: 'C-1001', name: 'Ada Lovelace' },
+      fields: { crm_id: ADA_LOVELACE.id, name: ADA_LOVELACE.name },
     };
     const event: PostLoginEvent = {
-      user: { user_id: 'sms|bench', phone_number: '+15550100001', app_metadata: { crm: fresh } },
+      user: {
+        user_id: 'sms|bench',
+        phone_number: ADA_LOVELACE.phone,
+        app_metadata: { crm: fresh },
+      },
       transaction: { protocol: 'oidc-basic-profile' },
       secrets,
     };
     const claims = {
-      'https://crm.example.com/crm_id': 'C-1001',
-      'https://crm.example.com/name': 'Ada Lovelace',
+      'https://crm.example.com/crm_id': ADA_LOVELACE.id,
+      'https://crm.example.com/name': ADA_LOVELACE.name,
     };
     const fastTimes: number[] = [];
     const directTimes: number[] = [];
@@ -65,7 +70,7 @@ export async function benchAction(iterations: number): Promise<string[]> {
     // Baseline: the same signed POST sent by hand, for a different new user, interleaved.
     const missTimes: number[] = [];
     const rawTimes: number[] = [];
-    const phones = ['+15550100001', '+15550100002', '+15550100003'];
+    const phones = [ADA_LOVELACE, GRACE_HOPPER, ALAN_TURING].map((c) => c.phone);
     for (let i = 0; i < iterations + 50; i++) {
       const missEvent: PostLoginEvent = {
         user: { user_id: `sms|bench-miss-${i}`, phone_number: phones[i % 3], app_metadata: {} },

@@ -1,11 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import {
-  seedSyncedTenant,
-  startLocalBackfillStack,
-  startServicesThread,
-  verifySeededTenant,
-} from '#local/backfill-runner.ts';
-import { startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { handledUsers } from '#local/backfill/run.ts';
+import { seedSyncedTenant, verifySeededTenant } from '#local/backfill/seeded-tenant.ts';
+import { startLocalBackfillStack } from '#local/backfill/stack.ts';
+import { startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { startServicesThread } from '#stand-ins/services-thread.ts';
 
 /** The simulated budgets: CRM calls and Auth0 user writes per second, and the changed share. */
 const CRM_RATE = 200;
@@ -47,13 +45,8 @@ export async function benchBackfill(users: number): Promise<string[]> {
     const run = await stack.run({ location, workers: WORKERS });
 
     const bound = Math.min(CRM_RATE, AUTH0_WRITES / CHANGED);
-    const { counts, progress } = run;
-    const handled =
-      counts.checked -
-      counts.failed +
-      progress.freshInProfile +
-      progress.settledToday +
-      progress.skipped;
+    const { counts } = run;
+    const handled = handledUsers(run);
     const verified = verifySeededTenant(api, stack.namespace);
     const patches = api.requests.filter(
       (r) => r.method === 'PATCH' && r.path.startsWith('/api/v2/users/'),

@@ -1,4 +1,5 @@
 import { HttpCrm } from '#shared/adapters/http-crm.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 
 /**
  * The child process of bench/hostile-crm.ts: looks one user up `N` times at `TARGET_URL`
@@ -7,7 +8,7 @@ import { HttpCrm } from '#shared/adapters/http-crm.ts';
  * adapter did before it streamed with a cap: the reference the figures are compared with.
  */
 const { TARGET_URL, WARMUP_URL, N, MODE } = process.env;
-const key = { kind: 'phone', e164: '+15550100001' } as const;
+const key = { kind: 'phone', e164: ADA_LOVELACE.phone } as const;
 const crm = (url: string) =>
   new HttpCrm({
     url,

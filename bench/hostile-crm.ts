@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startHostileCrm } from '#stand-ins/crm-server.ts';
-import { gzipBomb, type HostileBehaviour } from '#stand-ins/hostile-crm.ts';
+import { type HostileAnswer, startHostileCrm } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
+import { gzipBomb } from '#stand-ins/hostile-crm.ts';
 import { ms, summarise } from './stats.ts';
 
 const MiB = 1024 * 1024;
@@ -9,7 +10,7 @@ const run = promisify(execFile);
 
 interface Scenario {
   readonly label: string;
-  readonly behaviour: HostileBehaviour;
+  readonly behaviour: HostileAnswer;
   readonly runs: number;
   readonly mode?: 'unbounded';
 }
@@ -20,7 +21,7 @@ interface Scenario {
  * in a child process of its own (bench/hostile-crm-client.ts), so the peak is its alone.
  */
 export async function benchHostileCrm(quick: boolean): Promise<string[]> {
-  const record: HostileBehaviour = { kind: 'record', body: { id: 'C-1001', name: 'Ada Lovelace' } };
+  const record: HostileAnswer = { body: { id: ADA_LOVELACE.id, name: ADA_LOVELACE.name } };
   gzipBomb(300 * MiB); // built before any timing
   const n = quick ? 5 : 30;
   const scenarios: Scenario[] = [

@@ -2,6 +2,7 @@ import { benchAction } from './action.ts';
 import { benchBackfill } from './backfill.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchHostileCrm } from './hostile-crm.ts';
+import { seconds } from './stats.ts';
 import { benchSyncHandler } from './sync-handler.ts';
 
 /**
@@ -13,15 +14,37 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const wanted = (name: string) => only === undefined || only.split(',').includes(name);
+  const started = performance.now();
+  // Progress goes to stderr as each section starts and ends; the report stays whole on stdout.
+  const section = async (name: string, run: () => Promise<string[]>): Promise<string[]> => {
+    const at = () => `[bench ${seconds(performance.now() - started).padStart(7)}]`;
+    const begun = performance.now();
+    process.stderr.write(`${at()} ${name}: started\n`);
+    try {
+      const report = await run();
+      process.stderr.write(`${at()} ${name}: done in ${seconds(performance.now() - begun)}\n`);
+      return report;
+    } catch (error) {
+      process.stderr.write(`${at()} ${name}: failed after ${seconds(performance.now() - begun)}\n`);
+      throw error;
+    }
+  };
   const lines = [
     `auth0-crm-sync benchmarks — ${new Date().toISOString()} — Node ${process.version}, ${process.arch}`,
   ];
-  if (wanted('sync')) lines.push('', ...(await benchSyncHandler(quick ? 200 : 3_000)));
-  if (wanted('hostile')) lines.push('', ...(await benchHostileCrm(quick)));
-  if (wanted('action')) lines.push('', ...(await benchAction(quick ? 100 : 500)));
+  if (wanted('sync')) {
+    lines.push('', ...(await section('sync', () => benchSyncHandler(quick ? 200 : 3_000))));
+  }
+  if (wanted('hostile')) {
+    lines.push('', ...(await section('hostile', () => benchHostileCrm(quick))));
+  }
+  if (wanted('action')) {
+    lines.push('', ...(await section('action', () => benchAction(quick ? 100 : 500))));
+  }
   if (wanted('backfill')) {
     const size = Number(process.argv.find((a) => a.startsWith('--backfill-users='))?.slice(17));
-    lines.push('', ...(await benchBackfill(size > 0 ? size : quick ? 2_000 : 20_000)));
+    const users = size > 0 ? size : quick ? 2_000 : 20_000;
+    lines.push('', ...(await section('backfill', () => benchBackfill(users))));
   }
   if (wanted('cold')) {
     const entries = [
@@ -30,7 +53,7 @@ async function main(): Promise<void> {
       'functions/backfill-orchestrator/handler.ts',
       'functions/auth0-action-installer/handler.ts',
     ];
-    lines.push('', ...(await benchColdStart(entries, quick ? 3 : 15)));
+    lines.push('', ...(await section('cold', () => benchColdStart(entries, quick ? 3 : 15))));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

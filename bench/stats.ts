@@ -26,6 +26,9 @@ export function summarise(samples: readonly number[]): Summary {
 
 export const ms = (value: number) => `${value.toFixed(3)} ms`;
 
+/** Milliseconds as seconds, for progress lines: `12.3 s`. */
+export const seconds = (valueMs: number) => `${(valueMs / 1000).toFixed(1)} s`;
+
 export function row(label: string, s: Summary): string {
   return `${label.padEnd(42)} n=${String(s.n).padStart(5)}  p50 ${ms(s.p50).padStart(11)}  p90 ${ms(s.p90).padStart(11)}  p99 ${ms(s.p99).padStart(11)}`;
 }

@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { buildSyncApi } from '#functions/sync/wiring.ts';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { buildSyncApi } from '#functions/sync/build.ts';
 import { loadSyncServiceConfig } from '#shared/config.ts';
 import { sign } from '#shared/domain/signature.ts';
+import { httpApiEvent, lambdaContext } from '#stand-ins/api-gateway-events.ts';
 import { startDemoCrm } from '#stand-ins/demo-crm.ts';
+import { SAMPLE_CONTACTS } from '#stand-ins/demo-data.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
+import { countCommands } from '#stand-ins/local-aws-clients.ts';
 import { ensureStampTable } from '#stand-ins/stamp-table.ts';
-import { countCommands } from '#test/support/sync-harness.ts';
 import { row, summarise } from './stats.ts';
 
 const SECRET = 'bench-signing-secret';
@@ -15,44 +16,12 @@ const CRM_KEY = 'bench-crm-key';
 const TABLE = 'bench-stamps';
 
 function syncEvent(body: string): APIGatewayProxyEventV2 {
-  const now = Date.now();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: '/v1/sync',
-    rawQueryString: '',
-    headers: {
-      'content-type': 'application/json',
-      'x-sync-signature': sign(SECRET, Math.floor(now / 1000), body),
-    },
-    requestContext: {
-      accountId: 'bench',
-      apiId: 'bench',
-      domainName: 'bench',
-      domainPrefix: 'bench',
-      http: {
-        method: 'POST',
-        path: '/v1/sync',
-        protocol: 'HTTP/1.1',
-        sourceIp: '127.0.0.1',
-        userAgent: 'bench',
-      },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date(now).toISOString(),
-      timeEpoch: now,
-    },
-    body,
-    isBase64Encoded: false,
+  const headers = {
+    'content-type': 'application/json',
+    'x-sync-signature': sign(SECRET, Math.floor(Date.now() / 1000), body),
   };
+  return httpApiEvent({ method: 'POST', target: '/v1/sync', headers, body });
 }
-
-const context = {
-  functionName: 'bench',
-  awsRequestId: 'bench',
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
 
 /**
  * The login path's hot case: a user already synced today. The handler's cost is compared with
@@ -77,13 +46,13 @@ export async function benchSyncHandler(iterations: number): Promise<string[]> {
     { dynamodb },
   );
   const call = async (body: string) => {
-    const result = await handler(syncEvent(body), context);
+    const result = await handler(syncEvent(body), lambdaContext({ functionName: 'bench' }));
     if (result.statusCode !== 200) throw new Error(`bench request failed: ${result.statusCode}`);
     return JSON.parse(result.body ?? '{}') as { status: string };
   };
 
   // Synced path: a new user per request; the CRM is the demo CRM on loopback.
-  const phones = ['+15550100001', '+15550100002', '+15550100003', '+447700900123'];
+  const phones = SAMPLE_CONTACTS.map((c) => c.phone);
   const syncedTimes: number[] = [];
   commands.clear();
   const crmBefore = crm.lookups();

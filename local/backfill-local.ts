@@ -1,17 +1,16 @@
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { outcomeMetrics } from '#functions/backfill-worker/metrics.ts';
-import { embeddedMetrics } from '#functions/sync/metrics.ts';
-import { startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { embeddedMetrics, outcomeMetrics } from '#shared/composition/metrics.ts';
+import { startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { startServicesThread } from '#stand-ins/services-thread.ts';
 import {
   type BackfillSnapshot,
+  handledUsers,
   type LocalBackfillRun,
   runSummary,
-  seedSyncedTenant,
-  startLocalBackfillStack,
-  startServicesThread,
-  verifySeededTenant,
-} from './backfill-runner.ts';
+} from './backfill/run.ts';
+import { seedSyncedTenant, verifySeededTenant } from './backfill/seeded-tenant.ts';
+import { startLocalBackfillStack } from './backfill/stack.ts';
 
 const USAGE = `npm run backfill:local -- [--users N] [--changed SHARE] [--crm-rate R] [--auth0-writes L] [--workers W]
 
@@ -154,30 +153,36 @@ async function main(): Promise<void> {
     );
     const location = await stack.exportTenant();
     const progress = progressReporter(flags.users);
+    // Ctrl-C stops the run between batches and still prints what it did; a second one quits.
+    const interrupt = new AbortController();
+    process.once('SIGINT', () => {
+      process.stderr.write('\ninterrupted: finishing the batches in hand (Ctrl-C again quits)\n');
+      interrupt.abort();
+      process.once('SIGINT', () => process.exit(130));
+    });
     const run = await stack.run({
       location,
       workers: flags.workers,
       onProgress: (s) => progress.update(s),
+      signal: interrupt.signal,
     });
     progress.done();
 
     const { counts, progress: enqueue } = run;
-    const handled =
-      counts.checked -
-      counts.failed +
-      enqueue.freshInProfile +
-      enqueue.settledToday +
-      enqueue.skipped;
+    const handled = handledUsers(run);
     const verified = verifySeededTenant(api, stack.namespace);
     out(
       [
         `checked ${counts.checked.toLocaleString('en-US')} users in ${run.seconds.toFixed(1)} s: ${run.usersPerSecond.toFixed(0)} users/s (${((run.usersPerSecond / bound) * 100).toFixed(0)}% of the bound ${bound.toFixed(0)})`,
         `  changed ${counts.changed} · unchanged ${counts.unchanged} · not found ${counts.notFound} · failed ${counts.failed} · settled today ${enqueue.settledToday} · fresh ${enqueue.freshInProfile} · no match key ${enqueue.skipped + counts.skipped}`,
         `  Auth0 user writes ${api.userWrites} · CRM calls ${stack.crmCalls()} · retries ${run.retries} · dead-lettered ${run.deadLettered}`,
-        `  users lost: ${flags.users - handled} · profiles matching the CRM: ${verified.matching.toLocaleString('en-US')}/${flags.users.toLocaleString('en-US')}`,
+        run.interrupted
+          ? `  interrupted: ${(flags.users - handled).toLocaleString('en-US')} users not handled yet (the next run skips those today's stamps settle) · profiles matching the CRM: ${verified.matching.toLocaleString('en-US')}/${flags.users.toLocaleString('en-US')}`
+          : `  users lost: ${flags.users - handled} · profiles matching the CRM: ${verified.matching.toLocaleString('en-US')}/${flags.users.toLocaleString('en-US')}`,
       ].join('\n'),
     );
     logSummary(logger, run);
+    if (run.interrupted) process.exitCode = 130;
   } finally {
     await stack.close();
     await api.close();

@@ -4,6 +4,7 @@ import {
   simulateLogin,
   type TenantUser,
 } from '#stand-ins/auth0-action-runtime.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { startLocalStack } from './stack.ts';
 
 /**
@@ -12,7 +13,7 @@ import { startLocalStack } from './stack.ts';
  * twice: the first login asks the sync API, the second makes no call at all.
  */
 async function main(): Promise<void> {
-  const phone = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '+15550100001';
+  const phone = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? ADA_LOVELACE.phone;
   const env = process.env;
   const external = env.SYNC_API_URL || undefined;
   const stack = external

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { loadLocalPort } from '#shared/config.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { DEFAULT_DATA_DIR, localSigningSecret } from './dev-secret.ts';
 
@@ -12,9 +13,9 @@ async function main(): Promise<void> {
   const body =
     args.find((a) => a !== '--send') ?? '{"user_id":"sms|demo","phone_number":"+1 555 010 0001"}';
   const env = process.env;
+  const url = env.SYNC_API_URL || `http://127.0.0.1:${localPort(env)}/v1/sync`;
   const secret =
     localSigningSecret(env, resolve(env.LOCAL_DATA_DIR ?? DEFAULT_DATA_DIR)).split(',')[0] ?? '';
-  const url = env.SYNC_API_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}/v1/sync`;
   const signature = sign(secret, Math.floor(Date.now() / 1000), body);
 
   if (!send) {
@@ -28,10 +29,25 @@ async function main(): Promise<void> {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-sync-signature': signature },
     body,
+  }).catch((error: Error) => {
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED: nothing listens).
+    const cause = (error.cause as { code?: string } | undefined)?.code ?? error.message;
+    throw new Error(`no answer from ${url} (${cause}): is npm start running, on this PORT?`);
   });
   process.stdout.write(
     `HTTP ${response.status}\n${JSON.stringify(await response.json(), null, 2)}\n`,
   );
+}
+
+/** The port `npm start` listens on, read as it reads it (PORT, else 3000). */
+function localPort(env: NodeJS.ProcessEnv): number {
+  const port = loadLocalPort(env);
+  if (port === 0) {
+    throw new Error(
+      'PORT=0 lets npm start pick a free port: set PORT to the one its banner shows (or SYNC_API_URL to the full URL)',
+    );
+  }
+  return port;
 }
 
 main().catch((error: unknown) => {

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { buildSyncApi } from '#functions/sync/wiring.ts';
-import { loadSyncServiceConfig, type SyncServiceConfig } from '#shared/config.ts';
+import { buildSyncApi } from '#functions/sync/build.ts';
+import { loadLocalPort, loadSyncServiceConfig, type SyncServiceConfig } from '#shared/config.ts';
 import { serveApiGateway } from '#stand-ins/api-gateway.ts';
 import { DEMO_CRM_API_KEY, startDemoCrm } from '#stand-ins/demo-crm.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
@@ -31,6 +31,8 @@ export async function startLocalStack(
   env: Readonly<Record<string, string | undefined>>,
   options: { persist?: boolean; port?: number } = {},
 ): Promise<LocalStack> {
+  // Read before anything starts: a bad PORT fails here, not after dynalite and the demo CRM.
+  const port = options.port ?? loadLocalPort(env);
   const dataDir = resolve(env.LOCAL_DATA_DIR ?? DEFAULT_DATA_DIR);
   const secret = localSigningSecret(env, dataDir);
   const demoCrm = env.CRM_URL
@@ -53,9 +55,7 @@ export async function startLocalStack(
     serviceName: 'crm-sync',
     logLevel: (env.LOG_LEVEL ?? 'INFO') as 'INFO',
   });
-  const api = await serveApiGateway(buildSyncApi(config, { dynamodb, logger }), {
-    port: options.port ?? Number(env.PORT ?? 3000),
-  });
+  const api = await serveApiGateway(buildSyncApi(config, { dynamodb, logger }), { port });
   return {
     url: api.url,
     secret,

@@ -1,11 +1,18 @@
-import { startLocalStack } from './stack.ts';
+import { DEFAULT_LOCAL_PORT, loadLocalPort, loadSyncServiceConfig } from '#shared/config.ts';
+import { DEMO_CRM_API_KEY } from '#stand-ins/demo-crm.ts';
+import { ADA_LOVELACE, typedPhone } from '#stand-ins/demo-data.ts';
+import { LOCAL_TABLE_NAME, startLocalStack } from './stack.ts';
 
 /** `npm start`: the sync handler on 127.0.0.1 with embedded DynamoDB and a demo CRM. */
 async function main(): Promise<void> {
   const env = process.env;
+  checkSettings(env);
   const stack = await startLocalStack(env);
   const { url, config } = stack;
-  const example = '{"user_id":"sms|demo","phone_number":"+1 555 010 0001"}';
+  const example = JSON.stringify({
+    user_id: 'sms|demo',
+    phone_number: typedPhone(ADA_LOVELACE.phone),
+  });
   process.stdout.write(
     [
       '',
@@ -20,7 +27,7 @@ async function main(): Promise<void> {
       `  sync day: ${config.timeZone}; claims under ${config.mapping.namespace}`,
       '',
       'Send a signed request (prints a curl line; add --send to send it):',
-      `  npm run -s sign -- '${example}'`,
+      `  ${signCommand(env, stack.dataDir, url)} -- '${example}'`,
       "Or run the Auth0 Action against it: npm run demo:login -- '+1 555 010 0001'",
       '',
       'Ctrl-C stops it.',
@@ -37,6 +44,34 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * Every setting is checked before anything starts: a bad one used to stop the start half-way,
+ * with the data folder made and dynalite's table perhaps left CREATING. What the stack supplies
+ * itself (table, generated secret, demo CRM) has a stand-in value here.
+ */
+function checkSettings(env: NodeJS.ProcessEnv): void {
+  loadLocalPort(env);
+  loadSyncServiceConfig({
+    ...env,
+    TABLE_NAME: LOCAL_TABLE_NAME,
+    SYNC_SIGNING_SECRET: env.SYNC_SIGNING_SECRET || 'dev-generated-on-first-start',
+    CRM_URL: env.CRM_URL ?? 'http://127.0.0.1/demo-crm',
+    CRM_API_KEY: env.CRM_API_KEY ?? DEMO_CRM_API_KEY,
+  });
+}
+
+/** `npm run -s sign`, with what it needs to reach this stack from another shell. */
+function signCommand(env: NodeJS.ProcessEnv, dataDir: string, url: string): string {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const port = Number(new URL(url).port);
+  return [
+    ...(port === DEFAULT_LOCAL_PORT ? [] : [`PORT=${port}`]),
+    // The generated secret is read from the data folder: sign must look in the same one.
+    ...(env.LOCAL_DATA_DIR && !env.SYNC_SIGNING_SECRET ? [`LOCAL_DATA_DIR=${quote(dataDir)}`] : []),
+    'npm run -s sign',
+  ].join(' ');
 }
 
 main().catch((error: unknown) => {

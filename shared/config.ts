@@ -12,8 +12,16 @@ export type SecretSetting =
   | { readonly source: 'inline'; readonly value: string }
   | { readonly source: 'secrets-manager'; readonly secretId: string };
 
-export interface SyncServiceConfig {
+/** What reading a stamp and computing its basis needs: the backfill's orchestrator has only this. */
+export interface StampReadConfig {
   readonly tableName: string;
+  readonly matchKeys: readonly MatchKeyKind[];
+  readonly defaultPhoneCountry: CountryCode | undefined;
+  readonly mapping: ClaimMapping;
+  readonly stampRetentionDays: number;
+}
+
+export interface SyncServiceConfig extends StampReadConfig {
   readonly signingSecret: SecretSetting;
   readonly crmUrl: string;
   readonly crmApiKey: SecretSetting;
@@ -24,29 +32,24 @@ export interface SyncServiceConfig {
   readonly timeBudget: LoginTimeBudget;
   readonly crmMaxResponseBytes: number;
   readonly crmBreaker: CircuitBreakerPolicy;
-  readonly matchKeys: readonly MatchKeyKind[];
-  readonly defaultPhoneCountry: CountryCode | undefined;
-  readonly mapping: ClaimMapping;
   readonly timeZone: string;
   readonly notFoundFreshSeconds: number;
   readonly staleRetrySeconds: number;
-  readonly stampRetentionDays: number;
   readonly secretsMaxAgeSeconds: number;
   readonly rateLimitPerSecond: number;
   readonly rateLimitBurst: number;
 }
 
-const int = (min: number, max: number, fallback: number) =>
-  z._default(
+// One message for every way a number is wrong, so it always says what is accepted.
+const int = (min: number, max: number, fallback: number) => {
+  const accepted = `must be a whole number from ${min} to ${max}`;
+  return z._default(
     z.coerce
-      .number()
-      .check(
-        z.int('must be a whole number'),
-        z.minimum(min, `must be at least ${min}`),
-        z.maximum(max, `must be at most ${max}`),
-      ),
+      .number({ error: accepted })
+      .check(z.int(accepted), z.minimum(min, accepted), z.maximum(max, accepted)),
     fallback,
   );
+};
 
 // An empty variable counts as unset: CloudFormation and shells both produce them.
 const optionalText = z.pipe(
@@ -58,13 +61,41 @@ const optionalText = z.pipe(
 
 const text = (fallback: string) => z._default(z.string(), fallback);
 
+/** How stamps are keyed and read: the settings every function that reads stamps shares. */
+const stampSettings = {
+  TABLE_NAME: z.string().check(z.minLength(3, 'must name the DynamoDB table of sync stamps')),
+  CRM_ID_PATH: text('id'),
+  CRM_MATCH_KEYS: z.pipe(
+    z.pipe(
+      text('phone'),
+      z.transform((value) => value.split(',').map((k) => k.trim())),
+    ),
+    z.array(z.enum(['phone', 'email'], 'must list phone and/or email')).check(
+      z.minLength(1),
+      z.refine((keys) => new Set(keys).size === keys.length, 'must not repeat a key'),
+    ),
+  ),
+  DEFAULT_PHONE_COUNTRY: z.pipe(
+    optionalText,
+    z.optional(
+      z
+        .string()
+        .check(z.refine(isCountryCode, 'must be an ISO 3166 country code such as US or GB')),
+    ),
+  ),
+  CLAIM_NAMESPACE: text('https://crm.example.com/'),
+  CLAIM_MAP: optionalText,
+  CLAIM_VALUE_MAX_LENGTH: int(1, 2_048, 256),
+  STAMP_RETENTION_DAYS: int(1, 3_650, 35),
+};
+
 /**
  * Every setting of the sync service, by environment variable (documented in the README).
  * zod/mini: the full zod build would add ~440 KiB to the Lambda bundle and its cold start.
  */
 const environment = z
   .object({
-    TABLE_NAME: z.string().check(z.minLength(3, 'must name the DynamoDB table of sync stamps')),
+    ...stampSettings,
     SYNC_SIGNING_SECRET: optionalText,
     SYNC_SIGNING_SECRET_ARN: optionalText,
     CRM_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
@@ -76,39 +107,21 @@ const environment = z
     CRM_BREAKER_FAILURES: int(0, 1_000, 5),
     CRM_BREAKER_COOLDOWN_SECONDS: int(1, 3_600, 30),
     CRM_RETRY_AFTER_MAX_SECONDS: int(1, 3_600, 600),
-    CRM_ID_PATH: text('id'),
-    CRM_MATCH_KEYS: z.pipe(
-      z.pipe(
-        text('phone'),
-        z.transform((value) => value.split(',').map((k) => k.trim())),
-      ),
-      z.array(z.enum(['phone', 'email'], 'must list phone and/or email')).check(
-        z.minLength(1),
-        z.refine((keys) => new Set(keys).size === keys.length, 'must not repeat a key'),
-      ),
-    ),
-    DEFAULT_PHONE_COUNTRY: z.pipe(
-      optionalText,
-      z.optional(
-        z
-          .string()
-          .check(z.refine(isCountryCode, 'must be an ISO 3166 country code such as US or GB')),
-      ),
-    ),
-    CLAIM_NAMESPACE: text('https://crm.example.com/'),
-    CLAIM_MAP: optionalText,
-    CLAIM_VALUE_MAX_LENGTH: int(1, 2_048, 256),
     SYNC_TIME_ZONE: z._default(
       z.string().check(z.refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Paris')),
       'UTC',
     ),
     NOT_FOUND_FRESH_SECONDS: int(0, 86_400, 3_600),
     STALE_RETRY_SECONDS: int(0, 86_400, 300),
-    STAMP_RETENTION_DAYS: int(1, 3_650, 35),
     SECRETS_MAX_AGE_SECONDS: int(0, 86_400, 300),
     RATE_LIMIT_PER_SECOND: int(0, 1_000_000, 0),
     RATE_LIMIT_BURST: z.optional(
-      z.coerce.number().check(z.int('must be a whole number'), z.minimum(1, 'must be at least 1')),
+      z.coerce
+        .number({ error: 'must be a whole number of at least 1' })
+        .check(
+          z.int('must be a whole number of at least 1'),
+          z.minimum(1, 'must be a whole number of at least 1'),
+        ),
     ),
   })
   .check(
@@ -132,12 +145,55 @@ export function parseSettings<T extends z.ZodMiniType>(
   input: unknown,
   what: string,
 ): z.infer<T> {
-  const parsed = schema.safeParse(input);
+  const parsed = schema.safeParse(input, { error: acceptedValues });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => `${String(i.path[0] ?? what)}: ${i.message}`);
     throw new ConfigError(`Invalid ${what}: ${problems.join('; ')}`);
   }
   return parsed.data as z.infer<T>;
+}
+
+/**
+ * What a setting accepts, for a check its schema left without a message: zod/mini's own is a
+ * bare "Invalid input". A message the schema gives always wins over this one.
+ */
+function acceptedValues(issue: z.core.$ZodRawIssue): string {
+  const unit = (origin: string) =>
+    origin === 'string' ? ' characters' : origin === 'array' ? ' items' : '';
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'must be set';
+      return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    case 'too_small':
+      return `must be ${issue.inclusive ? 'at least' : 'greater than'} ${issue.minimum}${unit(issue.origin)}`;
+    case 'too_big':
+      return `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}${unit(issue.origin)}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_format':
+      return issue.format === 'regex' ? `must match ${issue.pattern}` : `must be a ${issue.format}`;
+    default:
+      return 'has a value that is not accepted';
+  }
+}
+
+/** The local stack's port (`npm start`, `npm run sign`) when PORT is unset or empty. */
+export const DEFAULT_LOCAL_PORT = 3000;
+
+const PORT_ACCEPTED = 'must be a whole number from 0 to 65535 (0 picks any free port)';
+const localPortSettings = z.object({
+  PORT: z.pipe(
+    optionalText,
+    z.optional(
+      z.string().check(z.refine((p) => /^\d{1,5}$/.test(p) && Number(p) <= 65_535, PORT_ACCEPTED)),
+    ),
+  ),
+});
+
+/** PORT of the local stack, read before anything starts; the error names PORT and its range. */
+export function loadLocalPort(env: Readonly<Record<string, string | undefined>>): number {
+  const { PORT } = parseSettings(localPortSettings, env, 'configuration');
+  return PORT === undefined ? DEFAULT_LOCAL_PORT : Number(PORT);
 }
 
 /** Parses the service's settings once, at start; the message names every wrong setting. */
@@ -145,6 +201,45 @@ export function loadSyncServiceConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): SyncServiceConfig {
   const e = parseSettings(environment, env, 'configuration');
+  const timeBudget = setting('CRM_TIMEOUT_MS', () =>
+    loginTimeBudget(e.CRM_TIMEOUT_MS, e.ACTION_TIMEOUT_MS),
+  );
+  if (e.SYNC_SIGNING_SECRET) {
+    setting('SYNC_SIGNING_SECRET', () => parseSigningSecrets(e.SYNC_SIGNING_SECRET ?? ''));
+  }
+  return {
+    ...stampReadConfigOf(e),
+    signingSecret: secretSetting(e.SYNC_SIGNING_SECRET, e.SYNC_SIGNING_SECRET_ARN),
+    crmUrl: e.CRM_URL,
+    crmApiKey: secretSetting(e.CRM_API_KEY, e.CRM_API_KEY_SECRET_ARN),
+    crmTimeoutMs: e.CRM_TIMEOUT_MS,
+    actionTimeoutMs: e.ACTION_TIMEOUT_MS,
+    timeBudget,
+    crmMaxResponseBytes: e.CRM_MAX_RESPONSE_BYTES,
+    crmBreaker: {
+      failureThreshold: e.CRM_BREAKER_FAILURES,
+      cooldownMs: e.CRM_BREAKER_COOLDOWN_SECONDS * 1000,
+      maxRetryAfterMs: e.CRM_RETRY_AFTER_MAX_SECONDS * 1000,
+    },
+    timeZone: e.SYNC_TIME_ZONE,
+    notFoundFreshSeconds: e.NOT_FOUND_FRESH_SECONDS,
+    staleRetrySeconds: e.STALE_RETRY_SECONDS,
+    secretsMaxAgeSeconds: e.SECRETS_MAX_AGE_SECONDS,
+    rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
+    rateLimitBurst: e.RATE_LIMIT_BURST ?? Math.max(1, e.RATE_LIMIT_PER_SECOND * 2),
+  };
+}
+
+/** The stamp settings alone: what the backfill's orchestrator loads (no CRM, no signing). */
+export function loadStampReadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): StampReadConfig {
+  return stampReadConfigOf(parseSettings(z.object(stampSettings), env, 'configuration'));
+}
+
+function stampReadConfigOf(
+  e: z.infer<ReturnType<typeof z.object<typeof stampSettings>>>,
+): StampReadConfig {
   const idPath = e.CRM_ID_PATH;
   const fields = setting('CLAIM_MAP', () => parseClaimMap(e.CLAIM_MAP)) ?? {
     crm_id: idPath,
@@ -158,36 +253,12 @@ export function loadSyncServiceConfig(
       maxValueLength: e.CLAIM_VALUE_MAX_LENGTH,
     }),
   );
-  const timeBudget = setting('CRM_TIMEOUT_MS', () =>
-    loginTimeBudget(e.CRM_TIMEOUT_MS, e.ACTION_TIMEOUT_MS),
-  );
-  if (e.SYNC_SIGNING_SECRET) {
-    setting('SYNC_SIGNING_SECRET', () => parseSigningSecrets(e.SYNC_SIGNING_SECRET ?? ''));
-  }
   return {
     tableName: e.TABLE_NAME,
-    signingSecret: secretSetting(e.SYNC_SIGNING_SECRET, e.SYNC_SIGNING_SECRET_ARN),
-    crmUrl: e.CRM_URL,
-    crmApiKey: secretSetting(e.CRM_API_KEY, e.CRM_API_KEY_SECRET_ARN),
-    crmTimeoutMs: e.CRM_TIMEOUT_MS,
-    actionTimeoutMs: e.ACTION_TIMEOUT_MS,
-    timeBudget,
-    crmMaxResponseBytes: e.CRM_MAX_RESPONSE_BYTES,
-    crmBreaker: {
-      failureThreshold: e.CRM_BREAKER_FAILURES,
-      cooldownMs: e.CRM_BREAKER_COOLDOWN_SECONDS * 1000,
-      maxRetryAfterMs: e.CRM_RETRY_AFTER_MAX_SECONDS * 1000,
-    },
     matchKeys: e.CRM_MATCH_KEYS,
     defaultPhoneCountry: e.DEFAULT_PHONE_COUNTRY as CountryCode | undefined,
     mapping,
-    timeZone: e.SYNC_TIME_ZONE,
-    notFoundFreshSeconds: e.NOT_FOUND_FRESH_SECONDS,
-    staleRetrySeconds: e.STALE_RETRY_SECONDS,
     stampRetentionDays: e.STAMP_RETENTION_DAYS,
-    secretsMaxAgeSeconds: e.SECRETS_MAX_AGE_SECONDS,
-    rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
-    rateLimitBurst: e.RATE_LIMIT_BURST ?? Math.max(1, e.RATE_LIMIT_PER_SECOND * 2),
   };
 }
 
@@ -245,12 +316,21 @@ export interface BackfillConfig {
   readonly connectionId: string | undefined;
 }
 
+/** Calls per second: any positive number (a worker's share may be a fraction). */
+const rate = (fallback: number) =>
+  z._default(
+    z.coerce
+      .number({ error: 'must be a number of calls per second above 0, such as 2 or 0.5' })
+      .check(z.positive('must be a number of calls per second above 0, such as 2 or 0.5')),
+    fallback,
+  );
+
 const backfillEnvironment = z.object({
   AUTH0_DOMAIN: z.string().check(z.regex(/^[a-z0-9.-]+$/i, 'must be a tenant domain')),
   AUTH0_SECRET_ARN: z.string().check(z.minLength(1, 'must name the Auth0 credentials secret')),
   BACKFILL_QUEUE_URL: optionalText,
-  AUTH0_WRITES_PER_SECOND: z._default(z.coerce.number().check(z.positive()), 2),
-  CRM_RATE_PER_SECOND: z._default(z.coerce.number().check(z.positive()), 5),
+  AUTH0_WRITES_PER_SECOND: rate(2),
+  CRM_RATE_PER_SECOND: rate(5),
   AUTH0_CONNECTION_ID: optionalText,
 });
 

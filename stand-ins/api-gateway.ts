@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
@@ -6,6 +5,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { httpApiEvent, lambdaContext } from './api-gateway-events.ts';
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -14,8 +14,6 @@ type Handler = (
 
 // API Gateway refuses larger payloads itself; the handler's own 16 KiB limit is the one that counts.
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
-// What HTTP APIs pass as text; everything else arrives base64-encoded.
-const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript)\b|[^;]*\+json\b)/i;
 
 /**
  * Serves a Lambda handler the way API Gateway HTTP API (payload format 2.0, `$default` route)
@@ -33,7 +31,15 @@ export async function serveApiGateway(
         res.end('{"message":"Request Entity Too Large"}');
         return;
       }
-      const result = await handler(toEvent(req, body), lambdaContext());
+      const event = httpApiEvent({
+        method: req.method ?? 'GET',
+        target: req.url ?? '/',
+        headers: req.headers,
+        body,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress,
+      });
+      const result = await handler(event, lambdaContext({ timeoutMs: 29_000 }));
       const headers = { ...(result.headers ?? {}) } as Record<string, string>;
       res.writeHead(result.statusCode ?? 200, headers);
       res.end(
@@ -72,67 +78,4 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
-}
-
-function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name === 'cookie') continue;
-    headers[name] = Array.isArray(value) ? value.join(',') : value;
-  }
-  const cookies = req.headers.cookie?.split(';').map((c) => c.trim());
-  const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams)
-    query[name] = query[name] ? `${query[name]},${value}` : value;
-  const isText = TEXT_TYPES.test(headers['content-type'] ?? '');
-  const now = new Date();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    headers,
-    ...(cookies ? { cookies } : {}),
-    ...(url.search ? { queryStringParameters: query } : {}),
-    requestContext: {
-      accountId: 'local',
-      apiId: 'local',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: 'local',
-      http: {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: now.toISOString(),
-      timeEpoch: now.getTime(),
-    },
-    ...(body.length > 0
-      ? { body: body.toString(isText ? 'utf8' : 'base64'), isBase64Encoded: !isText }
-      : { isBase64Encoded: false }),
-  };
-}
-
-function lambdaContext(): Context {
-  const started = Date.now();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'crm-sync-local',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:crm-sync-local',
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/crm-sync-local',
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, 29_000 - (Date.now() - started)),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }

@@ -87,18 +87,21 @@ function parseBody(text: string): CrmRequest['body'] {
   }
 }
 
+/** What a hostile CRM is told to answer: a reply like any other, or a hostile behaviour. */
+export type HostileAnswer = CrmReply | HostileBehaviour;
+
 /**
  * A CRM server answering every request with `initial` until
  * `behave` says otherwise.
  */
-export async function startHostileCrm(initial: HostileBehaviour = { kind: 'status', status: 404 }) {
+export async function startHostileCrm(initial: HostileAnswer = { status: 404 }) {
   const crm = await startCrmServer();
-  let behaviour = initial;
-  crm.answer(() => ({ hostile: behaviour }));
+  let answer = initial;
+  crm.answer(() => ('kind' in answer ? { hostile: answer } : answer));
   return {
     ...crm,
-    behave(next: HostileBehaviour) {
-      behaviour = next;
+    behave(next: HostileAnswer) {
+      answer = next;
     },
   };
 }

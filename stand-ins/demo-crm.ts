@@ -1,32 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { generatedCrmId, generatedIndexOf, generatedName, SAMPLE_CONTACTS } from './demo-data.ts';
 
 /** The demo CRM's API key when CRM_API_KEY is not set: the local stack only. */
 export const DEMO_CRM_API_KEY = 'demo-crm-key';
 
 /**
- * Sample contacts, in the shape of an "extended" CRM record: more than the claims need, so the
- * local stack shows that only the mapped fields reach a token. Numbers are fictional (555-01xx).
+ * The sample contacts (demo-data.ts), in the shape of an "extended" CRM record: more than the
+ * claims need, so the local stack shows that only the mapped fields reach a token.
  */
-export const DEMO_CONTACTS = [
-  contact('C-1001', 'Ada Lovelace', '+15550100001', 'ada@example.com', 'gold'),
-  contact('C-1002', 'Grace Hopper', '+15550100002', 'grace@example.com', 'silver'),
-  contact('C-1003', 'Alan Turing', '+15550100003', 'alan@example.com', 'bronze'),
-  contact('C-1004', 'Katherine Johnson', '+447700900123', 'katherine@example.com', 'gold'),
-];
-
-function contact(id: string, name: string, phone: string, email: string, tier: string) {
-  return {
-    id,
-    name,
-    phone,
-    email,
-    tier,
-    address: { city: 'Springfield', country: 'US' },
-    notes: 'internal notes that must never reach a token',
-    created_at: '2024-01-15T10:00:00Z',
-  };
-}
+export const DEMO_CONTACTS = SAMPLE_CONTACTS.map((contact) => ({
+  ...contact,
+  address: { city: 'Springfield', country: 'US' },
+  notes: 'internal notes that must never reach a token',
+  created_at: '2024-01-15T10:00:00Z',
+}));
 
 export interface DemoCrm {
   readonly url: string;
@@ -40,9 +28,9 @@ export interface DemoCrm {
  * with `generated`: lets the local backfill run a tenant of 100,000 users.
  */
 export function generatedContact(phone: string) {
-  const match = /^\+1555(\d{7})$/.exec(phone);
-  if (!match) return undefined;
-  return { id: `C-${match[1]}`, name: `Customer ${match[1]}`, tier: 'standard' };
+  const i = generatedIndexOf(phone);
+  if (i === undefined) return undefined;
+  return { id: generatedCrmId(i), name: generatedName(i), tier: 'standard' };
 }
 
 /** Speaks the generic CRM protocol of docs/sync-api.md on 127.0.0.1. */

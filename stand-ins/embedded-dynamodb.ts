@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { localAwsClientOptions } from './local-aws-clients.ts';
 
 export interface EmbeddedDynamoDb {
   readonly endpoint: string;
@@ -30,10 +31,5 @@ export async function startEmbeddedDynamoDb(
 }
 
 export function localDynamoDbClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  return new DynamoDBClient(localAwsClientOptions(endpoint));
 }

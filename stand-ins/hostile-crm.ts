@@ -3,7 +3,8 @@ import { gzipSync } from 'node:zlib';
 
 /**
  * What a hostile or broken CRM does, on a real socket. Each behaviour is one the login path
- * must survive: the sync service must neither follow, nor buffer, nor wait forever.
+ * must survive: the sync service must neither follow, nor buffer, nor wait forever. A status,
+ * a record or a delay is a plain reply of crm-server.ts (`CrmReply`), not written again here.
  */
 export type HostileBehaviour =
   | { readonly kind: 'redirect'; readonly status: 301 | 302 | 303 | 307 | 308; readonly to: string }
@@ -15,9 +16,8 @@ export type HostileBehaviour =
   | { readonly kind: 'lying-length'; readonly declared: number; readonly sent: number }
   /** A byte every `intervalMs`, forever (until the client hangs up). */
   | { readonly kind: 'drip'; readonly intervalMs: number }
-  | { readonly kind: 'status'; readonly status: number; readonly headers?: Record<string, string> }
-  | { readonly kind: 'bytes'; readonly body: Buffer }
-  | { readonly kind: 'record'; readonly body: unknown; readonly delayMs?: number };
+  /** Bytes that need not be text (crm-server's `raw` is a string). */
+  | { readonly kind: 'bytes'; readonly body: Buffer };
 
 const bombs = new Map<number, Buffer>();
 
@@ -62,20 +62,9 @@ export function respondHostile(behaviour: HostileBehaviour, res: ServerResponse)
       res.on('close', () => clearInterval(timer));
       return;
     }
-    case 'status':
-      res.writeHead(behaviour.status, { ...json, ...behaviour.headers });
-      res.end('{}');
-      return;
     case 'bytes':
       res.writeHead(200, json);
       res.end(behaviour.body);
-      return;
-    case 'record':
-      setTimeout(() => {
-        if (res.destroyed) return;
-        res.writeHead(200, json);
-        res.end(JSON.stringify(behaviour.body));
-      }, behaviour.delayMs ?? 0);
       return;
   }
 }

@@ -1,6 +1,6 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { startAwsJsonServer } from './aws-json-server.ts';
+import { localAwsClientOptions } from './local-aws-clients.ts';
 
 /**
  * Secrets Manager's GetSecretValue over its real wire protocol (AWS JSON 1.1), so the real SDK
@@ -10,50 +10,33 @@ export async function startSecretsManagerServer(initial: Record<string, string>)
   const secrets = new Map(Object.entries(initial));
   const calls: string[] = [];
   let down = false;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(body));
+  const server = await startAwsJsonServer('1.1', (target, input) => {
+    const SecretId = String(input.SecretId);
+    calls.push(SecretId);
+    if (down)
+      return { status: 500, body: { __type: 'InternalServiceError', message: 'unavailable' } };
+    if (target !== 'secretsmanager.GetSecretValue') {
+      return { status: 400, body: { __type: 'InvalidRequestException', message: 'unsupported' } };
+    }
+    const value = secrets.get(SecretId);
+    if (value === undefined) {
+      return {
+        status: 400,
+        body: { __type: 'ResourceNotFoundException', message: 'no such secret' },
       };
-      const target = req.headers['x-amz-target'];
-      const { SecretId } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        SecretId: string;
-      };
-      calls.push(SecretId);
-      if (down) return reply(500, { __type: 'InternalServiceError', message: 'unavailable' });
-      if (target !== 'secretsmanager.GetSecretValue') {
-        return reply(400, { __type: 'InvalidRequestException', message: 'unsupported' });
-      }
-      const value = secrets.get(SecretId);
-      if (value === undefined) {
-        return reply(400, { __type: 'ResourceNotFoundException', message: 'no such secret' });
-      }
-      return reply(200, { ARN: SecretId, Name: SecretId, SecretString: value, VersionId: 'v1' });
-    });
+    }
+    return {
+      status: 200,
+      body: { ARN: SecretId, Name: SecretId, SecretString: value, VersionId: 'v1' },
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
   return {
     calls,
     set: (id: string, value: string) => secrets.set(id, value),
     setDown: (value: boolean) => {
       down = value;
     },
-    client: () =>
-      new SecretsManagerClient({
-        endpoint,
-        region: 'eu-west-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts: 1,
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    client: () => new SecretsManagerClient(localAwsClientOptions(server.endpoint)),
+    close: server.close,
   };
 }

@@ -1,13 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { embeddedMetrics } from '#functions/sync/metrics.ts';
 import type { Auth0UserExport } from '#shared/adapters/auth0-users.ts';
+import { embeddedMetrics } from '#shared/composition/metrics.ts';
 import {
   type EnqueueProgress,
   enqueueUsersToCheck,
   type StampReader,
   type UserQueue,
 } from '#shared/domain/backfill.ts';
-import type { SyncService } from '#shared/domain/sync.ts';
+import type { ClaimMapping } from '#shared/domain/claims.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
 
 export type EnqueueTotals = Omit<EnqueueProgress, 'next' | 'done'>;
@@ -31,7 +31,8 @@ export interface OrchestratorDependencies {
   readonly export: () => Promise<Auth0UserExport>;
   readonly queue: UserQueue;
   readonly stamps: StampReader;
-  readonly service: Pick<SyncService, 'basisOf'>;
+  /** The claim mapping: a stamp's basis depends on it, so a changed CLAIM_MAP looks again. */
+  readonly mapping: ClaimMapping;
   readonly requestPolicy: RequestPolicy;
   readonly namespace: string;
   readonly logger: Logger;
@@ -88,7 +89,7 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
         const progress = await enqueueUsersToCheck(exporter.users(status.location), {
           queue: deps.queue,
           stamps: deps.stamps,
-          service: deps.service,
+          mapping: deps.mapping,
           requestPolicy: deps.requestPolicy,
           namespace: deps.namespace,
           now: clock(),

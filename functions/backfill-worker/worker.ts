@@ -1,15 +1,21 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { embeddedMetrics } from '#functions/sync/metrics.ts';
+import { embeddedMetrics, outcomeMetrics } from '#shared/composition/metrics.ts';
 import {
   addOutcome,
+  type BackfillCounts,
   type BackfillOutcome,
   type BackfillUserSync,
   type ExportedUser,
   emptyCounts,
   RetryLater,
 } from '#shared/domain/backfill.ts';
-import { outcomeMetrics } from './metrics.ts';
+
+export interface BackfillWorkerOptions {
+  readonly clock?: (() => number) | undefined;
+  /** Told each batch's counts (the local run adds them up; in AWS the batch log line does). */
+  readonly onBatch?: ((batch: { counts: BackfillCounts; retried: number }) => void) | undefined;
+}
 
 /**
  * Syncs the users of one SQS batch, all at once (the shared rate limiters pace the CRM and
@@ -21,8 +27,9 @@ import { outcomeMetrics } from './metrics.ts';
 export function createBackfillWorker(
   worker: () => Promise<BackfillUserSync>,
   logger: Logger,
-  clock: () => number = Date.now,
+  options: BackfillWorkerOptions = {},
 ) {
+  const clock = options.clock ?? Date.now;
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const started = clock();
     const sync = await worker();
@@ -67,6 +74,7 @@ export function createBackfillWorker(
         },
       ),
     });
+    options.onBatch?.({ counts, retried });
     return { batchItemFailures };
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { logAbsorbedFault } from '#shared/composition/operational-logs.ts';
 import type { SignatureLedger } from '#shared/domain/ports.ts';
 import { readSignatureHeader, signatureValidUntil } from '#shared/domain/signature.ts';
 import type { SyncService } from '#shared/domain/sync.ts';
@@ -25,7 +26,6 @@ import {
   signedRequest,
   throttle,
 } from './middleware.ts';
-import { logAbsorbedFault } from './operational-logs.ts';
 import { type RequestTrace, requestLog } from './request-log.ts';
 
 export interface SyncApiDependencies {

@@ -12,6 +12,21 @@ export function json(statusCode: number, body: unknown): HttpResult {
   };
 }
 
+/** The HTTP status of each error code of the contract (docs/sync-api.md). */
+export const errorStatus: Readonly<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_phone_number: 400,
+  invalid_signature: 401,
+  signature_expired: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  throttled: 429,
+  internal_error: 500,
+  crm_unavailable: 503,
+};
+
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
 }

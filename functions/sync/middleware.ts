@@ -2,7 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
 import { SyncApiError } from '#shared/domain/errors.ts';
 import { verifySignature } from '#shared/domain/signature.ts';
-import { errorBody, type HttpEvent, type HttpResult, json, rawBody } from './http.ts';
+import { TokenBucket } from '#shared/domain/token-bucket.ts';
+import { errorBody, errorStatus, type HttpEvent, type HttpResult, json, rawBody } from './http.ts';
 import type { RequestTrace } from './request-log.ts';
 
 /**
@@ -22,7 +23,7 @@ export function contractErrors(): Middleware {
     onError: (request) => {
       const error = request.error;
       if (error instanceof SyncApiError) {
-        request.response = json(error.status, errorBody(error.code, error.message));
+        request.response = json(errorStatus[error.code], errorBody(error.code, error.message));
         return;
       }
       request.response = json(500, errorBody('internal_error', 'the service failed; try again'));
@@ -52,18 +53,13 @@ export function correlationId(logger: Logger): Middleware {
  * throttles at the stage; this one answers in the contract's own words.
  */
 export function throttle(perSecond: number, burst: number, clock: () => number): Middleware {
-  let tokens = burst;
-  let refilledAt = clock();
+  // 0 turns the guard off (the default: the stage's throttling is the deployed limit).
+  const bucket = perSecond > 0 ? new TokenBucket(perSecond, burst, clock()) : undefined;
   return {
     before: () => {
-      if (perSecond <= 0) return;
-      const now = clock();
-      tokens = Math.min(burst, tokens + ((now - refilledAt) / 1000) * perSecond);
-      refilledAt = now;
-      if (tokens < 1) {
+      if (bucket && !bucket.tryTake(clock())) {
         throw new SyncApiError('throttled', 'too many requests; retry in a moment');
       }
-      tokens -= 1;
     },
   };
 }

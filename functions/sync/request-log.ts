@@ -1,8 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
+import { embeddedMetrics } from '#shared/composition/metrics.ts';
 import { SyncApiError } from '#shared/domain/errors.ts';
 import type { HttpResult } from './http.ts';
-import { embeddedMetrics } from './metrics.ts';
 import type { ParsedEvent } from './middleware.ts';
 
 /**

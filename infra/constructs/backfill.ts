@@ -22,7 +22,7 @@ import { Construct } from 'constructs';
 import type { StackConfig } from '../config.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
-import { syncServiceEnvironment } from './sync-api.ts';
+import { stampEnvironment, syncServiceEnvironment } from './sync-api.ts';
 
 export interface BackfillProps {
   readonly config: StackConfig;
@@ -68,22 +68,25 @@ export class Backfill extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVES },
     });
 
-    const backfillEnvironment = (share: number) => ({
-      ...syncServiceEnvironment(config, table, secrets),
+    const auth0Environment = {
       AUTH0_DOMAIN: config.auth0Domain,
       AUTH0_SECRET_ARN: secrets.auth0.secretArn,
-      BACKFILL_QUEUE_URL: this.queue.queueUrl,
-      // Each of the concurrent workers keeps to its share of the two budgets.
-      AUTH0_WRITES_PER_SECOND: String(config.auth0WritesPerSecond / share),
-      CRM_RATE_PER_SECOND: String(config.crmRatePerSecond / share),
-    });
+    };
 
     this.worker = new ServiceFunction(this, 'Worker', {
       entry: 'functions/backfill-worker/handler.ts',
       description: 'auth0-crm-sync: backfill worker (one SQS batch of users)',
       logRetention: props.logRetention,
       timeout: Duration.minutes(2),
-      environment: backfillEnvironment(config.backfillMaxConcurrency),
+      environment: {
+        ...syncServiceEnvironment(config, table, secrets),
+        ...auth0Environment,
+        // Each of the concurrent workers keeps to its share of the two budgets.
+        AUTH0_WRITES_PER_SECOND: String(
+          config.auth0WritesPerSecond / config.backfillMaxConcurrency,
+        ),
+        CRM_RATE_PER_SECOND: String(config.crmRatePerSecond / config.backfillMaxConcurrency),
+      },
     });
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
@@ -102,10 +105,15 @@ export class Backfill extends Construct {
       logRetention: props.logRetention,
       timeout: Duration.minutes(15),
       memorySize: 1024,
-      environment: backfillEnvironment(1),
+      // Stamps and their basis only: it never calls the CRM and signs nothing, so it holds
+      // neither the CRM key nor the signing secret.
+      environment: {
+        ...stampEnvironment(config, table),
+        ...auth0Environment,
+        BACKFILL_QUEUE_URL: this.queue.queueUrl,
+      },
     });
     table.grant(this.orchestrator, 'dynamodb:BatchGetItem');
-    secrets.crmApiKey.grantRead(this.orchestrator);
     secrets.auth0.grantRead(this.orchestrator);
     this.queue.grantSendMessages(this.orchestrator);
 

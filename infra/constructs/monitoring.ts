@@ -16,7 +16,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '#functions/sync/metrics.ts';
+import { METRICS_NAMESPACE } from '#shared/names.ts';
 
 export interface MonitoringProps {
   readonly api: HttpApi;

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { STAMP_TABLE } from '#shared/adapters/dynamodb-stamps.ts';
+import { STAMP_TABLE } from '#shared/names.ts';
 
 /** One item per user: the last CRM answer, its freshness, and the lease of a lookup in flight. */
 export class StampTable extends Construct {

@@ -94,25 +94,31 @@ export class SyncApi extends Construct {
   }
 }
 
-function syncServiceEnvironment(
+/** The settings of how stamps are keyed and read (shared/config.ts `stampSettings`). */
+export function stampEnvironment(config: StackConfig, table: TableV2): Record<string, string> {
+  return {
+    TABLE_NAME: table.tableName,
+    CRM_ID_PATH: config.crmIdPath,
+    CRM_MATCH_KEYS: config.crmMatchKeys,
+    CLAIM_NAMESPACE: config.claimNamespace,
+    CLAIM_MAP: JSON.stringify(config.claimMap),
+    ...(config.defaultPhoneCountry ? { DEFAULT_PHONE_COUNTRY: config.defaultPhoneCountry } : {}),
+  };
+}
+
+/** Every setting of the sync service: the API's and the backfill worker's environment. */
+export function syncServiceEnvironment(
   config: StackConfig,
   table: TableV2,
   secrets: ServiceSecrets,
 ): Record<string, string> {
   return {
-    TABLE_NAME: table.tableName,
+    ...stampEnvironment(config, table),
     SYNC_SIGNING_SECRET_ARN: secrets.signing.secretArn,
     CRM_API_KEY_SECRET_ARN: secrets.crmApiKey.secretArn,
     CRM_URL: config.crmUrl,
     CRM_TIMEOUT_MS: String(config.crmTimeoutMs),
     ACTION_TIMEOUT_MS: String(config.actionTimeoutMs),
-    CRM_ID_PATH: config.crmIdPath,
-    CRM_MATCH_KEYS: config.crmMatchKeys,
-    CLAIM_NAMESPACE: config.claimNamespace,
-    CLAIM_MAP: JSON.stringify(config.claimMap),
     SYNC_TIME_ZONE: config.syncTimeZone,
-    ...(config.defaultPhoneCountry ? { DEFAULT_PHONE_COUNTRY: config.defaultPhoneCountry } : {}),
   };
 }
-
-export { syncServiceEnvironment };

@@ -24,10 +24,21 @@ export interface DynamoDbStampStoreOptions {
   readonly tableName: string;
   /** Days a stamp is kept after it stops being fresh (the TTL attribute); it serves `stale`. */
   readonly retentionDays: number;
+  /** How retries of unprocessed keys wait (tests pass a fake). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** Attribute names of a stamp item; the table's key is `user_id`, its TTL attribute `expires_at`. */
-export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
+/** Reads of a BatchGetItem's unprocessed keys: the first and this many retries in all. */
+const BATCH_GET_ATTEMPTS = 8;
+const BATCH_GET_BASE_DELAY_MS = 50;
+
+/** Some stamps could not be read even after the retries: the caller must not guess. */
+export class UnreadStamps extends Error {
+  constructor(readonly count: number) {
+    super(`${count} stamps stayed unprocessed after ${BATCH_GET_ATTEMPTS} BatchGetItem attempts`);
+    this.name = 'UnreadStamps';
+  }
+}
 
 /** Partition keys of used signatures; user ids never start with `#` (sync-request.ts). */
 export const SIGNATURE_KEY_PREFIX = '#signature#';
@@ -37,11 +48,13 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly retentionSeconds: number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: DynamoDbStampStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.retentionSeconds = options.retentionDays * 86_400;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async get(userId: string, options?: { consistent?: boolean }): Promise<StampEntry | undefined> {
@@ -103,12 +116,24 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
   }
 
   /** Stamps of up to 100 users in one BatchGetItem (and its unprocessed-keys retries). */
+  /**
+   * DynamoDB may answer part of a BatchGetItem and hand back the rest as UnprocessedKeys (a
+   * throttled partition, the 16 MB response cap). Those are asked again with exponential
+   * backoff, as AWS advises; keys still unread after the last attempt fail the call, since a
+   * missing stamp would otherwise read as "no stamp" and the caller could not tell.
+   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+   */
   async getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>> {
     const stamps = new Map<string, SyncStamp>();
     let keys: Array<Record<string, AttributeValue>> = [...new Set(userIds)].map((id) => ({
       user_id: { S: id },
     }));
-    for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt > 0) {
+        if (attempt >= BATCH_GET_ATTEMPTS) throw new UnreadStamps(keys.length);
+        // Full jitter: 0 to 50 ms, 100 ms, 200 ms, ... so retrying readers do not move together.
+        await this.sleep(Math.random() * BATCH_GET_BASE_DELAY_MS * 2 ** (attempt - 1));
+      }
       const result = await this.client.send(
         new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
       );

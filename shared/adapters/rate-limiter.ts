@@ -1,30 +1,26 @@
+import { TokenBucket } from '../domain/token-bucket.ts';
+
 /**
  * A token bucket callers wait on: `take()` resolves when a call may go out. `pauseUntil` holds
  * every caller back, e.g. until an API's Retry-After after a 429.
  */
 export class RateLimiter {
-  private tokens: number;
-  private refilledAt: number;
+  private readonly bucket: TokenBucket;
   private pausedUntil = 0;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly perSecond: number,
-    private readonly burst: number = Math.max(1, Math.ceil(perSecond)),
+    perSecond: number,
+    burst: number = Math.max(1, Math.ceil(perSecond)),
     private readonly clock: () => number = Date.now,
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((resolve) => setTimeout(resolve, ms)),
   ) {
-    if (!(perSecond > 0) || !Number.isFinite(perSecond)) {
-      throw new RangeError('RateLimiter: perSecond must be a positive number');
-    }
-    if (!(burst >= 1)) throw new RangeError('RateLimiter: burst must be at least 1');
-    this.tokens = burst;
-    this.refilledAt = clock();
+    this.bucket = new TokenBucket(perSecond, burst, clock());
   }
 
   get ratePerSecond(): number {
-    return this.perSecond;
+    return this.bucket.perSecond;
   }
 
   /** Callers are served in order; each waits for its token. */
@@ -41,8 +37,7 @@ export class RateLimiter {
    */
   pauseUntil(epochMs: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, epochMs);
-    this.tokens = 0;
-    this.refilledAt = this.clock();
+    this.bucket.drain(this.clock());
   }
 
   private async waitForToken(): Promise<void> {
@@ -52,16 +47,8 @@ export class RateLimiter {
         await this.sleep(this.pausedUntil - now);
         continue;
       }
-      this.tokens = Math.min(
-        this.burst,
-        this.tokens + (Math.max(0, now - this.refilledAt) / 1000) * this.perSecond,
-      );
-      this.refilledAt = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await this.sleep(Math.max(1, Math.ceil(((1 - this.tokens) / this.perSecond) * 1000)));
+      if (this.bucket.tryTake(now)) return;
+      await this.sleep(Math.max(1, Math.ceil(this.bucket.msUntilToken(now))));
     }
   }
 }

@@ -1,8 +1,9 @@
-import type { ClaimFields } from './claims.ts';
+import type { ClaimFields, ClaimMapping } from './claims.ts';
 import { SyncApiError } from './errors.ts';
 import type { SyncStamp } from './ports.ts';
+import { stampBasis } from './stamp-basis.ts';
 import type { SyncService } from './sync.ts';
-import { type RequestPolicy, readSyncRequest } from './sync-request.ts';
+import { profileSyncRequest, type RequestPolicy } from './sync-request.ts';
 import { type CrmAppMetadata, toSyncResponse } from './sync-response.ts';
 
 /** One user as the tenant export lists them (fields: user_id, phone_number, email, app_metadata.crm). */
@@ -108,17 +109,9 @@ export class BackfillUserSync {
   ) {}
 
   async sync(user: ExportedUser): Promise<BackfillOutcome> {
-    let request: ReturnType<typeof readSyncRequest>;
-    try {
-      request = readSyncRequest(
-        { user_id: user.user_id, phone_number: user.phone_number, email: user.email },
-        this.deps.requestPolicy,
-      );
-    } catch (error) {
-      // No usable match key (no phone, an unreadable one): nothing the CRM could find.
-      if (error instanceof SyncApiError) return 'skipped';
-      throw error;
-    }
+    const request = profileSyncRequest(user, this.deps.requestPolicy);
+    // No usable match key (no phone, an unreadable one): nothing the CRM could find.
+    if (!request) return 'skipped';
     let outcome: Awaited<ReturnType<SyncService['sync']>>;
     try {
       outcome = await this.deps.service.sync(request);
@@ -173,7 +166,8 @@ export async function enqueueUsersToCheck(
   deps: {
     readonly queue: UserQueue;
     readonly stamps: StampReader;
-    readonly service: Pick<SyncService, 'basisOf'>;
+    /** The deployment's claim mapping: a stamp's basis depends on it (stamp-basis.ts). */
+    readonly mapping: ClaimMapping;
     readonly requestPolicy: RequestPolicy;
     readonly namespace: string;
     readonly now: number;
@@ -193,15 +187,9 @@ export async function enqueueUsersToCheck(
         progress.freshInProfile++;
         continue;
       }
-      try {
-        const request = readSyncRequest(
-          { user_id: user.user_id, phone_number: user.phone_number, email: user.email },
-          deps.requestPolicy,
-        );
-        candidates.push({ user, basis: deps.service.basisOf(request.matchKey) });
-      } catch {
-        progress.skipped++;
-      }
+      const request = profileSyncRequest(user, deps.requestPolicy);
+      if (request) candidates.push({ user, basis: stampBasis(request.matchKey, deps.mapping) });
+      else progress.skipped++;
     }
     const stamps = candidates.length
       ? await deps.stamps.getMany(candidates.map((c) => c.user.user_id))

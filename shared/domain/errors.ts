@@ -1,27 +1,28 @@
-/** Error codes of the Sync API contract (docs/sync-api.md), with their HTTP status. */
-export const errorStatus = {
-  invalid_request: 400,
-  invalid_phone_number: 400,
-  invalid_signature: 401,
-  signature_expired: 401,
-  not_found: 404,
-  method_not_allowed: 405,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  throttled: 429,
-  internal_error: 500,
-  crm_unavailable: 503,
-} as const;
+/**
+ * Error codes of the Sync API contract (docs/sync-api.md). The HTTP status each one is answered
+ * with belongs to the HTTP adapter (functions/sync/http.ts), not to the domain.
+ */
+export const ERROR_CODES = [
+  'invalid_request',
+  'invalid_phone_number',
+  'invalid_signature',
+  'signature_expired',
+  'not_found',
+  'method_not_allowed',
+  'payload_too_large',
+  'unsupported_media_type',
+  'throttled',
+  'internal_error',
+  'crm_unavailable',
+] as const;
 
-export type ErrorCode = keyof typeof errorStatus;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * An error the caller may see. The message is written for a person and must never hold a
  * secret, a signature, a phone number, an email or anything the CRM sent.
  */
 export class SyncApiError extends Error {
-  readonly status: number;
-
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -30,6 +31,5 @@ export class SyncApiError extends Error {
   ) {
     super(message);
     this.name = 'SyncApiError';
-    this.status = errorStatus[code];
   }
 }

@@ -24,59 +24,95 @@ export interface RequestPolicy {
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
+/** A request read from input, or why it cannot be one (the contract's 400). */
+type ReadResult =
+  | { readonly ok: true; readonly request: SyncRequest }
+  | {
+      readonly ok: false;
+      readonly code: 'invalid_request' | 'invalid_phone_number';
+      readonly message: string;
+    };
+
 /**
  * Turns a parsed JSON body into a sync request, or throws the contract's 400. Unknown fields
  * are ignored; null counts as absent because Auth0 profiles often carry null for these.
  */
 export function readSyncRequest(body: unknown, policy: RequestPolicy): SyncRequest {
+  const read = tryReadSyncRequest(body, policy);
+  if (!read.ok) throw new SyncApiError(read.code, read.message);
+  return read.request;
+}
+
+/**
+ * The request that syncs a user as the tenant lists them, or undefined when the profile offers
+ * nothing the CRM could be asked with (no phone number or email the deployment matches on, or
+ * one that cannot be read): the backfill passes such users over.
+ */
+export function profileSyncRequest(
+  user: {
+    readonly user_id: string;
+    readonly phone_number?: string | undefined;
+    readonly email?: string | undefined;
+  },
+  policy: RequestPolicy,
+): SyncRequest | undefined {
+  const { user_id, phone_number, email } = user;
+  const read = tryReadSyncRequest({ user_id, phone_number, email }, policy);
+  return read.ok ? read.request : undefined;
+}
+
+function tryReadSyncRequest(body: unknown, policy: RequestPolicy): ReadResult {
+  const invalid = (message: string): ReadResult => ({
+    ok: false,
+    code: 'invalid_request',
+    message,
+  });
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new SyncApiError('invalid_request', 'the body must be a JSON object');
+    return invalid('the body must be a JSON object');
   }
   const input = body as Record<string, unknown>;
   const userId = input.user_id;
   if (!isUserId(userId)) {
-    throw new SyncApiError(
-      'invalid_request',
+    return invalid(
       'user_id must be an Auth0 user id: 1 to 256 characters of well-formed text, no control characters, not starting with #',
     );
   }
   const phone = optionalString(input, 'phone_number');
+  if (typeof phone === 'object') return invalid(phone.problem);
   const email = optionalString(input, 'email');
+  if (typeof email === 'object') return invalid(email.problem);
   const force = input.force ?? false;
-  if (typeof force !== 'boolean') {
-    throw new SyncApiError('invalid_request', 'force must be a boolean');
-  }
+  if (typeof force !== 'boolean') return invalid('force must be a boolean');
 
   let e164: string | undefined;
   if (phone !== undefined) {
     const parsed = normalisePhoneNumber(phone, policy.defaultPhoneCountry);
     if (!parsed.ok) {
-      throw new SyncApiError(
-        'invalid_phone_number',
-        'phone_number cannot be read as a phone number; send it in international format, e.g. +1 555 010 0001',
-      );
+      return {
+        ok: false,
+        code: 'invalid_phone_number',
+        message:
+          'phone_number cannot be read as a phone number; send it in international format, e.g. +1 555 010 0001',
+      };
     }
     e164 = parsed.e164;
   }
   let normalisedEmail: string | undefined;
   if (email !== undefined) {
     normalisedEmail = email.trim().toLowerCase();
-    if (!EMAIL.test(normalisedEmail)) {
-      throw new SyncApiError('invalid_request', 'email is not an email address');
-    }
+    if (!EMAIL.test(normalisedEmail)) return invalid('email is not an email address');
   }
 
   for (const kind of policy.matchKeys) {
-    if (kind === 'phone' && e164 !== undefined) return { userId, matchKey: { kind, e164 }, force };
+    if (kind === 'phone' && e164 !== undefined) {
+      return { ok: true, request: { userId, matchKey: { kind, e164 }, force } };
+    }
     if (kind === 'email' && normalisedEmail !== undefined) {
-      return { userId, matchKey: { kind, email: normalisedEmail }, force };
+      return { ok: true, request: { userId, matchKey: { kind, email: normalisedEmail }, force } };
     }
   }
   const wanted = policy.matchKeys.map((k) => (k === 'phone' ? 'phone_number' : 'email'));
-  throw new SyncApiError(
-    'invalid_request',
-    `the request needs ${wanted.join(' or ')} to find the user in the CRM`,
-  );
+  return invalid(`the request needs ${wanted.join(' or ')} to find the user in the CRM`);
 }
 
 /** C0 controls, DEL and C1 controls: never part of an Auth0 user id. */
@@ -104,14 +140,14 @@ export function isUserId(value: unknown): value is string {
   );
 }
 
-function optionalString(input: Record<string, unknown>, name: string): string | undefined {
+/** The string, undefined when absent, or what is wrong with it. */
+function optionalString(
+  input: Record<string, unknown>,
+  name: string,
+): string | undefined | { readonly problem: string } {
   const value = input[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') {
-    throw new SyncApiError('invalid_request', `${name} must be a string`);
-  }
-  if (!value.isWellFormed()) {
-    throw new SyncApiError('invalid_request', `${name} must be well-formed text`);
-  }
+  if (typeof value !== 'string') return { problem: `${name} must be a string` };
+  if (!value.isWellFormed()) return { problem: `${name} must be well-formed text` };
   return value;
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type ClaimMapping, mapFields, readCrmId } from './claims.ts';
 import { SyncApiError } from './errors.ts';
 import {
@@ -9,8 +9,9 @@ import {
   type StampStore,
   type SyncStamp,
 } from './ports.ts';
+import { stampBasis } from './stamp-basis.ts';
 import { freshUntil } from './sync-day.ts';
-import type { MatchKey, SyncRequest } from './sync-request.ts';
+import type { SyncRequest } from './sync-request.ts';
 
 export interface SyncPolicy {
   readonly mapping: ClaimMapping;
@@ -81,7 +82,6 @@ export class SyncService {
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly onFault: (fault: AbsorbedFault) => void;
-  private readonly mappingFingerprint: string;
   private readonly forcedIntervalMs: number;
   private readonly inFlight = new Map<string, Promise<SyncOutcome>>();
 
@@ -93,8 +93,6 @@ export class SyncService {
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.onFault = deps.onFault ?? (() => {});
     this.forcedIntervalMs = deps.policy.forcedLookupIntervalMs ?? FORCED_LOOKUP_INTERVAL_MS;
-    const { idPath, fields, maxValueLength } = deps.policy.mapping;
-    this.mappingFingerprint = JSON.stringify([idPath, fields, maxValueLength]);
   }
 
   /**
@@ -104,7 +102,7 @@ export class SyncService {
    * `cached` for what the leader asked the CRM for.
    */
   sync(request: SyncRequest): Promise<SyncOutcome> {
-    const basis = this.basisOf(request.matchKey);
+    const basis = stampBasis(request.matchKey, this.policy.mapping);
     const key = `${request.userId}\0${basis}\0${request.force}`;
     const inFlight = this.inFlight.get(key);
     if (inFlight) return inFlight.then(asFollower);
@@ -309,15 +307,6 @@ export class SyncService {
     }
     const retryAt = freshUntil(new Date(now), this.policy.timeZone, this.policy.staleRetrySeconds);
     return { ...outcomeOf(previous, 'stale'), freshUntil: retryAt.getTime(), crmFault: why };
-  }
-
-  /** What a stamp answers: the match key and the claim mapping, fingerprinted. */
-  basisOf(key: MatchKey): string {
-    const value = key.kind === 'phone' ? key.e164 : key.email;
-    return createHash('sha256')
-      .update(`${key.kind}\0${value}\0${this.mappingFingerprint}`)
-      .digest('base64url')
-      .slice(0, 22);
   }
 }
 

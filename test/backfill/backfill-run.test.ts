@@ -1,21 +1,20 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   isChangedUser,
-  type LocalBackfillStack,
-  type ServicesThread,
   seededCrmMetadata,
+  seededUser,
   seededUserId,
-  startLocalBackfillStack,
-  startServicesThread,
-} from '#local/backfill-runner.ts';
+} from '#local/backfill/seeded-tenant.ts';
 import { endOfSyncDay } from '#shared/domain/sync-day.ts';
+import type { ManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import type { CrmRequest } from '#stand-ins/crm-server.ts';
 import {
-  type ManagementApi,
-  startManagementApi,
-  type User,
-} from '#stand-ins/auth0-management-api.ts';
-import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
-import { generatedContact } from '#stand-ins/demo-crm.ts';
+  generatedCrmId,
+  generatedIndexOf,
+  generatedName,
+  generatedPhone,
+} from '#stand-ins/demo-data.ts';
+import { generatedCrmReply, useBackfillEnvironment } from '#test/support/backfill-env.ts';
 
 /**
  * The whole backfill over a tenant of 2,500 users (more than the 1,000 a users search can
@@ -39,10 +38,6 @@ function kindOf(i: number): Kind {
   return isChangedUser(i, 0.05) ? 'changed' : 'unchanged';
 }
 
-const digits = (i: number) => String(i).padStart(7, '0');
-const phoneOf = (i: number) => `+1555${digits(i)}`;
-const indexOfPhone = (phone: string) => Number(phone.slice('+1555'.length));
-
 function seedTenant(api: ManagementApi, now: number): Record<Kind, number[]> {
   const yesterday = new Date(now - 86_400_000);
   const past = {
@@ -62,7 +57,7 @@ function seedTenant(api: ManagementApi, now: number): Record<Kind, number[]> {
     changed: [],
     unchanged: [],
   };
-  api.seedUsers(USERS, (i): User => {
+  api.seedUsers(USERS, (i) => {
     const kind = kindOf(i);
     byKind[kind].push(i);
     if (kind === 'no_key') return { user_id: seededUserId(i), app_metadata: {} };
@@ -70,60 +65,24 @@ function seedTenant(api: ManagementApi, now: number): Record<Kind, number[]> {
       kind === 'fresh'
         ? seededCrmMetadata(i, today)
         : seededCrmMetadata(i, { ...past, outdated: kind === 'changed' });
-    return { user_id: seededUserId(i), phone_number: phoneOf(i), app_metadata: { crm } };
+    return seededUser(i, crm);
   });
   return byKind;
 }
 
 /** Answers like the generated demo CRM, except for the users it no longer knows. */
-function answerAsCrm(crm: CrmServer): void {
-  crm.answer((request) => {
-    const phone = request.body.phoneNumber ?? '';
-    const contact = generatedContact(phone);
-    if (!contact || kindOf(indexOfPhone(phone)) === 'gone') {
-      return { status: 404, body: { error: 'no such contact' } };
-    }
-    return { status: 200, body: contact };
-  });
+function answerAsCrm(request: CrmRequest) {
+  const i = generatedIndexOf(request.body.phoneNumber ?? '');
+  if (i !== undefined && kindOf(i) === 'gone') {
+    return { status: 404, body: { error: 'no such contact' } };
+  }
+  return generatedCrmReply(request);
 }
 
-let dynamo: ServicesThread;
-let dynamodb: ReturnType<ServicesThread['client']>;
-let api: ManagementApi;
-let crm: CrmServer;
-let stack: LocalBackfillStack;
-
-beforeAll(async () => {
-  dynamo = await startServicesThread();
-  dynamodb = dynamo.client();
-});
-
-afterAll(async () => {
-  dynamodb.destroy();
-  await dynamo.close();
-});
-
-beforeEach(async () => {
-  api = await startManagementApi();
-  crm = await startCrmServer();
-  answerAsCrm(crm);
-  stack = await startLocalBackfillStack({
-    api,
-    crm: { url: crm.url, apiKey: 'test-backfill-crm-key' },
-    dynamodb,
-    crmRatePerSecond: 100_000,
-    auth0WritesPerSecond: 100_000,
-  });
-});
-
-afterEach(async () => {
-  await stack.close();
-  await crm.close();
-  await api.close();
-});
+const env = useBackfillEnvironment({ crm: answerAsCrm, servicesThread: true });
 
 const patches = () =>
-  api.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/api/v2/users/'));
+  env.api.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/api/v2/users/'));
 
 function perUser(paths: string[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -134,14 +93,14 @@ function perUser(paths: string[]): Map<string, number> {
 describe('backfill over a 2,500-user tenant', () => {
   it('an interrupted run resumed at `next` handles every user exactly once, and a second run the same day does nothing', async () => {
     const now = Date.now();
-    const kinds = seedTenant(api, now);
-    const location = await stack.exportTenant();
+    const kinds = seedTenant(env.api, now);
+    const location = await env.stack.exportTenant();
 
     // Interrupted after 1,200 users (past the 1,000 a users search could list)...
-    const first = await stack.run({ location, workers: 8, stopAfter: 1_200 });
+    const first = await env.stack.run({ location, workers: 8, stopAfter: 1_200 });
     expect(first.progress).toMatchObject({ done: false, next: 1_200, exported: 1_200 });
     // ...and resumed where it stopped.
-    const second = await stack.run({ location, workers: 8, startAt: first.progress.next });
+    const second = await env.stack.run({ location, workers: 8, startAt: first.progress.next });
     expect(second.progress).toMatchObject({ done: true, next: USERS, exported: USERS - 1_200 });
 
     const looked = kinds.gone.length + kinds.changed.length + kinds.unchanged.length;
@@ -156,38 +115,39 @@ describe('backfill over a 2,500-user tenant', () => {
     expect(first.progress.skipped + second.progress.skipped).toBe(kinds.no_key.length);
 
     // Exactly once: one CRM lookup per user to look at, none for the others.
-    const lookups = perUser(crm.requests.map((r) => r.body.phoneNumber ?? ''));
+    const lookups = perUser(env.crm.requests.map((r) => r.body.phoneNumber ?? ''));
     expect(lookups.size).toBe(looked);
     expect([...lookups.values()].every((n) => n === 1)).toBe(true);
-    for (const i of [...kinds.fresh, ...kinds.no_key]) expect(lookups.has(phoneOf(i))).toBe(false);
+    for (const i of [...kinds.fresh, ...kinds.no_key])
+      expect(lookups.has(generatedPhone(i))).toBe(false);
 
     // Only users whose link or fields changed are written, each once.
     const written = perUser(patches().map((r) => r.path.slice('/api/v2/users/'.length)));
     const expected = [...kinds.changed, ...kinds.gone].map(seededUserId).sort();
     expect([...written.keys()].sort()).toEqual(expected);
     expect([...written.values()].every((n) => n === 1)).toBe(true);
-    expect(api.userWrites).toBe(expected.length);
+    expect(env.api.userWrites).toBe(expected.length);
 
     // Every profile now matches the CRM.
     for (const i of [...kinds.changed, ...kinds.unchanged]) {
-      const profile = api.users.get(seededUserId(i))?.app_metadata.crm as {
+      const profile = env.api.users.get(seededUserId(i))?.app_metadata.crm as {
         id: string;
         fields: unknown;
       };
-      expect(profile.id).toBe(`C-${digits(i)}`);
-      expect(profile.fields).toEqual({ crm_id: `C-${digits(i)}`, name: `Customer ${digits(i)}` });
+      expect(profile.id).toBe(generatedCrmId(i));
+      expect(profile.fields).toEqual({ crm_id: generatedCrmId(i), name: generatedName(i) });
     }
     for (const i of kinds.gone) {
-      expect(api.users.get(seededUserId(i))?.app_metadata.crm).toMatchObject({
+      expect(env.api.users.get(seededUserId(i))?.app_metadata.crm).toMatchObject({
         id: null,
         fields: {},
       });
     }
 
     // A second run the same day (a new export job): nobody queued, no CRM call, no user write.
-    const crmCalls = crm.requests.length;
-    const writes = api.writes().length;
-    const again = await stack.run({ location: await stack.exportTenant(), workers: 8 });
+    const crmCalls = env.crm.requests.length;
+    const writes = env.api.writes().length;
+    const again = await env.stack.run({ location: await env.stack.exportTenant(), workers: 8 });
     expect(again.progress).toMatchObject({ done: true, next: USERS, enqueued: 0 });
     // Users just written carry today's data in the profile; the others are settled by the stamp.
     expect(again.progress.freshInProfile).toBe(
@@ -195,36 +155,32 @@ describe('backfill over a 2,500-user tenant', () => {
     );
     expect(again.progress.settledToday).toBe(kinds.unchanged.length);
     expect(again.counts.checked).toBe(0);
-    expect(crm.requests.length).toBe(crmCalls);
-    expect(api.userWrites).toBe(expected.length);
+    expect(env.crm.requests.length).toBe(crmCalls);
+    expect(env.api.userWrites).toBe(expected.length);
     // The only new write is the export job itself.
     expect(
-      api
+      env.api
         .writes()
         .slice(writes)
         .map((r) => `${r.method} ${r.path}`),
     ).toEqual(['POST /api/v2/jobs/users-exports']);
-  });
+  }, 60_000); // 2,500 users through every stand-in: generous on a loaded 2-core CI machine
 
   it('the PATCH holds app_metadata.crm as the login path stores it, and nothing else', async () => {
     const now = Date.now();
-    api.seedUsers(
-      3,
-      (i): User => ({
-        user_id: seededUserId(i),
-        phone_number: phoneOf(i),
-        app_metadata: {
-          plan: 'kept',
-          crm: seededCrmMetadata(i, {
-            namespace: NAMESPACE,
-            syncedAt: new Date(now - 86_400_000),
-            freshUntil: endOfSyncDay(new Date(now - 86_400_000), 'UTC'),
-            outdated: i === 1,
-          }),
-        },
-      }),
-    );
-    const run = await stack.run({ location: await stack.exportTenant(), workers: 2 });
+    env.api.seedUsers(3, (i) => {
+      const user = seededUser(
+        i,
+        seededCrmMetadata(i, {
+          namespace: NAMESPACE,
+          syncedAt: new Date(now - 86_400_000),
+          freshUntil: endOfSyncDay(new Date(now - 86_400_000), 'UTC'),
+          outdated: i === 1,
+        }),
+      );
+      return { ...user, app_metadata: { ...user.app_metadata, plan: 'kept' } };
+    });
+    const run = await env.stack.run({ location: await env.stack.exportTenant(), workers: 2 });
     expect(run.counts).toMatchObject({ checked: 3, changed: 1, unchanged: 2 });
 
     const [patch, ...others] = patches();
@@ -243,6 +199,9 @@ describe('backfill over a 2,500-user tenant', () => {
     });
     expect(Date.parse(stored.synced_at as string)).toBeGreaterThanOrEqual(now);
     // app_metadata is merged: the other keys of the profile stay.
-    expect(api.users.get('sms|user-1')?.app_metadata).toMatchObject({ plan: 'kept', crm: stored });
+    expect(env.api.users.get('sms|user-1')?.app_metadata).toMatchObject({
+      plan: 'kept',
+      crm: stored,
+    });
   });
 });

@@ -1,156 +1,125 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGzip } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  type LocalBackfillStack,
-  MemoryQueue,
-  type ServicesThread,
+  seededUser,
   seededUserId,
   seedSyncedTenant,
-  startLocalBackfillStack,
-  startServicesThread,
   verifySeededTenant,
-} from '#local/backfill-runner.ts';
+} from '#local/backfill/seeded-tenant.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
-import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
-import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
-import { generatedContact } from '#stand-ins/demo-crm.ts';
+import { MemoryQueue } from '#stand-ins/sqs-memory-queue.ts';
+import { generatedCrmReply, useBackfillEnvironment } from '#test/support/backfill-env.ts';
 
 /**
  * What the backfill does when Auth0 or the CRM pushes back: 429 storms, the Management API's
  * own rate limit, 5xx, a CRM outage, a user that keeps failing. Nobody is ever lost.
  */
 
-let services: ServicesThread;
-let dynamodb: ReturnType<ServicesThread['client']>;
-let api: ManagementApi;
-let crm: CrmServer;
-let stack: LocalBackfillStack;
-
-beforeAll(async () => {
-  services = await startServicesThread();
-  dynamodb = services.client();
-});
-
-afterAll(async () => {
-  dynamodb.destroy();
-  await services.close();
-});
-
-beforeEach(async () => {
-  api = await startManagementApi();
-  crm = await startCrmServer();
-  crm.answer(generated);
-  stack = await startLocalBackfillStack({
-    api,
-    crm: { url: crm.url, apiKey: 'test-backfill-crm-key' },
-    dynamodb,
-    crmRatePerSecond: 100_000,
-    auth0WritesPerSecond: 100_000,
-  });
-});
-
-afterEach(async () => {
-  await stack.close();
-  await crm.close();
-  await api.close();
-});
-
-function generated(request: { body: { phoneNumber?: string } }) {
-  const contact = generatedContact(request.body.phoneNumber ?? '');
-  return contact ? { status: 200, body: contact } : { status: 404, body: { error: 'none' } };
-}
+const env = useBackfillEnvironment({ servicesThread: true });
 
 /** A tenant synced yesterday whose users all changed in the CRM since: each needs a write. */
 function seedChanged(users: number) {
-  seedSyncedTenant(api, { users, changedShare: 1, namespace: stack.namespace });
+  seedSyncedTenant(env.api, { users, changedShare: 1, namespace: env.stack.namespace });
 }
 
 const isUserPatch = (req: { method: string; path: string }) =>
   req.method === 'PATCH' && req.path.startsWith('/api/v2/users/');
-const userPatches = () => api.requests.filter(isUserPatch);
+const userPatches = () => env.api.requests.filter(isUserPatch);
 
 describe('Auth0 pushing back', () => {
   it('a 429 storm on PATCH /users: every user is written once, after Retry-After, with no second CRM call', async () => {
     seedChanged(100);
-    api.failNext(8, { status: 429, headers: { 'retry-after': '1' } }, isUserPatch);
-    const run = await stack.run({ location: await stack.exportTenant(), workers: 8 });
+    env.api.failNext(8, { status: 429, headers: { 'retry-after': '1' } }, isUserPatch);
+    const run = await env.stack.run({ location: await env.stack.exportTenant(), workers: 8 });
 
     expect(run.counts).toMatchObject({ checked: 100, changed: 100, failed: 0 });
     expect(run.retries).toBe(8);
     expect(run.deadLettered).toBe(0);
-    expect(api.userWrites).toBe(100);
+    expect(env.api.userWrites).toBe(100);
     expect(userPatches()).toHaveLength(100 + 8);
-    expect(verifySeededTenant(api, stack.namespace)).toEqual({ matching: 100, mismatched: 0 });
+    expect(verifySeededTenant(env.api, env.stack.namespace)).toEqual({
+      matching: 100,
+      mismatched: 0,
+    });
     // A retried user is answered from today's stamp: the CRM was asked once per user.
-    expect(crm.requests).toHaveLength(100);
+    expect(env.crm.requests).toHaveLength(100);
   });
 
   it("the Management API's rate limit: writes it refuses come back later, none is lost", async () => {
     seedChanged(60);
-    const location = await stack.exportTenant();
+    const location = await env.stack.exportTenant();
     // The tenant allows 20 calls a second; this writer would send far more.
-    api.setRateLimit(20);
-    const run = await stack.run({ location, workers: 8 });
+    env.api.setRateLimit(20);
+    const run = await env.stack.run({ location, workers: 8 });
 
     expect(run.counts).toMatchObject({ checked: 60, changed: 60, failed: 0 });
     expect(run.retries).toBeGreaterThan(0);
-    expect(api.userWrites).toBe(60);
-    expect(verifySeededTenant(api, stack.namespace)).toEqual({ matching: 60, mismatched: 0 });
-    expect(crm.requests).toHaveLength(60);
+    expect(env.api.userWrites).toBe(60);
+    expect(verifySeededTenant(env.api, env.stack.namespace)).toEqual({
+      matching: 60,
+      mismatched: 0,
+    });
+    expect(env.crm.requests).toHaveLength(60);
   });
 
   it('5xx answers are retried until the write goes through', async () => {
     seedChanged(40);
-    api.failNext(15, { status: 503 }, isUserPatch);
-    const run = await stack.run({
-      location: await stack.exportTenant(),
+    env.api.failNext(15, { status: 503 }, isUserPatch);
+    const run = await env.stack.run({
+      location: await env.stack.exportTenant(),
       workers: 4,
-      retryDelayMs: 20,
+      visibilityTimeoutMs: 20,
       queue: new MemoryQueue({ maxReceives: 20 }),
     });
 
     expect(run.counts).toMatchObject({ checked: 40, changed: 40, failed: 0 });
     expect(run.retries).toBe(15);
-    expect(api.userWrites).toBe(40);
-    expect(verifySeededTenant(api, stack.namespace).mismatched).toBe(0);
+    expect(env.api.userWrites).toBe(40);
+    expect(verifySeededTenant(env.api, env.stack.namespace).mismatched).toBe(0);
   });
 
   it('a user failing on every attempt is dead-lettered after N receives; the run goes on, and the next run catches up without asking the CRM again', async () => {
     seedChanged(50);
     const stubborn = seededUserId(7);
-    api.failNext(
+    env.api.failNext(
       3,
       { status: 503 },
       (req) => isUserPatch(req) && req.path.endsWith(`/${stubborn}`),
     );
     const queue = new MemoryQueue({ maxReceives: 3 });
-    const run = await stack.run({
-      location: await stack.exportTenant(),
+    const run = await env.stack.run({
+      location: await env.stack.exportTenant(),
       workers: 4,
       queue,
-      retryDelayMs: 20,
+      visibilityTimeoutMs: 20,
     });
 
     expect(queue.deadLetters.map((u) => u.user_id)).toEqual([stubborn]);
     expect(run.deadLettered).toBe(1);
     expect(run.counts).toMatchObject({ checked: 50, changed: 49, failed: 1 });
-    expect(api.userWrites).toBe(49);
-    expect(verifySeededTenant(api, stack.namespace)).toEqual({ matching: 49, mismatched: 1 });
+    expect(env.api.userWrites).toBe(49);
+    expect(verifySeededTenant(env.api, env.stack.namespace)).toEqual({
+      matching: 49,
+      mismatched: 1,
+    });
 
-    const calls = crm.requests.length;
-    const next = await stack.run({ location: await stack.exportTenant(), workers: 4 });
+    const calls = env.crm.requests.length;
+    const next = await env.stack.run({ location: await env.stack.exportTenant(), workers: 4 });
     expect(next.progress.enqueued).toBe(1);
     expect(next.counts).toMatchObject({ checked: 1, changed: 1, failed: 0 });
-    expect(verifySeededTenant(api, stack.namespace)).toEqual({ matching: 50, mismatched: 0 });
-    expect(crm.requests).toHaveLength(calls);
+    expect(verifySeededTenant(env.api, env.stack.namespace)).toEqual({
+      matching: 50,
+      mismatched: 0,
+    });
+    expect(env.crm.requests).toHaveLength(calls);
   });
 
   it('a user deleted during the run (404 on every write) ends in the dead letters, not in a stopped run', async () => {
     seedChanged(30);
     const deleted = seededUserId(12);
-    api.failNext(
+    env.api.failNext(
       2,
       {
         status: 404,
@@ -164,16 +133,16 @@ describe('Auth0 pushing back', () => {
       (req) => isUserPatch(req) && req.path.endsWith(`/${deleted}`),
     );
     const queue = new MemoryQueue({ maxReceives: 2 });
-    const run = await stack.run({
-      location: await stack.exportTenant(),
+    const run = await env.stack.run({
+      location: await env.stack.exportTenant(),
       workers: 4,
       queue,
-      retryDelayMs: 20,
+      visibilityTimeoutMs: 20,
     });
 
     expect(queue.deadLetters.map((u) => u.user_id)).toEqual([deleted]);
     expect(run.counts).toMatchObject({ checked: 30, changed: 29, failed: 1 });
-    expect(api.userWrites).toBe(29);
+    expect(env.api.userWrites).toBe(29);
   });
 });
 
@@ -181,24 +150,27 @@ describe('the CRM pushing back', () => {
   it('a CRM outage: users come back later and are all synced once it answers again', async () => {
     seedChanged(80);
     let refused = 0;
-    crm.answer((request) => {
+    env.crm.answer((request) => {
       if (refused < 25) {
         refused++;
         return { status: 503, body: { error: 'down' } };
       }
-      return generated(request);
+      return generatedCrmReply(request);
     });
-    const run = await stack.run({
-      location: await stack.exportTenant(),
+    const run = await env.stack.run({
+      location: await env.stack.exportTenant(),
       workers: 8,
-      retryDelayMs: 20,
+      visibilityTimeoutMs: 20,
       queue: new MemoryQueue({ maxReceives: 30 }),
     });
 
     expect(run.counts).toMatchObject({ checked: 80, changed: 80, failed: 0 });
     expect(run.retries).toBe(25);
-    expect(crm.requests).toHaveLength(80 + 25);
-    expect(verifySeededTenant(api, stack.namespace)).toEqual({ matching: 80, mismatched: 0 });
+    expect(env.crm.requests).toHaveLength(80 + 25);
+    expect(verifySeededTenant(env.api, env.stack.namespace)).toEqual({
+      matching: 80,
+      mismatched: 0,
+    });
   });
 
   it('calls to the CRM keep to the configured rate (virtual clock)', async () => {
@@ -229,9 +201,7 @@ describe('the export download', () => {
       const gzip = createGzip();
       gzip.on('data', (chunk: Buffer) => res.write(chunk));
       for (let i = 0; i < 5_000; i++) {
-        gzip.write(
-          `${JSON.stringify({ user_id: seededUserId(i), phone_number: `+1555${String(i).padStart(7, '0')}` })}\n`,
-        );
+        gzip.write(`${JSON.stringify(seededUser(i))}\n`);
       }
       // The connection ends before the rest of the file (and the gzip trailer) arrives.
       gzip.flush(() => res.socket?.end());
@@ -239,7 +209,7 @@ describe('the export download', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     try {
-      const users = stack.exporter.users(`http://127.0.0.1:${port}/cut.json.gz`);
+      const users = env.stack.exporter.users(`http://127.0.0.1:${port}/cut.json.gz`);
       let read = 0;
       await expect(
         (async () => {

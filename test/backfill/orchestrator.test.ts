@@ -1,22 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  createOrchestrator,
-  type RunState,
-  type Step,
-} from '#functions/backfill-orchestrator/orchestrator.ts';
-import {
-  type LocalBackfillStack,
-  seededUserId,
-  seedSyncedTenant,
-  startLocalBackfillStack,
-} from '#local/backfill-runner.ts';
+import { describe, expect, it } from 'vitest';
+import { buildOrchestrator } from '#functions/backfill-orchestrator/build.ts';
+import type { RunState, Step } from '#functions/backfill-orchestrator/orchestrator.ts';
+import { seededUserId, seedSyncedTenant } from '#local/backfill/seeded-tenant.ts';
+import { loadStampReadConfig } from '#shared/config.ts';
 import type { ExportedUser, UserQueue } from '#shared/domain/backfill.ts';
-import {
-  type ManagementApi,
-  startManagementApi,
-  type User,
-} from '#stand-ins/auth0-management-api.ts';
+import { firstDeliveryEvent } from '#stand-ins/sqs-events.ts';
+import { useBackfillEnvironment } from '#test/support/backfill-env.ts';
+import { captureLogLines } from '#test/support/log-lines.ts';
 
 /**
  * The Step Functions steps (functions/backfill-orchestrator/orchestrator.ts): start the export,
@@ -26,23 +16,8 @@ import {
 
 const USERS = 2_500;
 
-let api: ManagementApi;
-let stack: LocalBackfillStack;
-
-beforeEach(async () => {
-  // The export job is still running at the first poll.
-  api = await startManagementApi({ exportPolls: 2 });
-  stack = await startLocalBackfillStack({
-    api,
-    crmRatePerSecond: 10_000,
-    auth0WritesPerSecond: 10_000,
-  });
-});
-
-afterEach(async () => {
-  await stack.close();
-  await api.close();
-});
+// The export job is still running at the first poll.
+const env = useBackfillEnvironment({ api: { exportPolls: 2 } });
 
 /** SQS in memory: what the orchestrator sent, batch by batch. */
 function memoryQueue(): UserQueue & { batches: ExportedUser[][] } {
@@ -55,56 +30,47 @@ function memoryQueue(): UserQueue & { batches: ExportedUser[][] } {
   };
 }
 
-async function structuredLogs<T>(
-  fn: () => Promise<T>,
-): Promise<{ result: T; entries: Array<Record<string, unknown>> }> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk, ...rest) => {
-    lines.push(String(chunk));
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  });
-  try {
-    const result = await fn();
-    const entries = lines
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    return { result, entries };
-  } finally {
-    spy.mockRestore();
-  }
+/**
+ * The orchestrator as its Lambda handler builds it, from the stamp settings alone: no CRM URL,
+ * no CRM key, no signing secret in its environment.
+ */
+function orchestrator(queue: UserQueue) {
+  const config = loadStampReadConfig({ TABLE_NAME: env.stack.config.tableName });
+  return buildOrchestrator(
+    config,
+    { connectionId: undefined },
+    {
+      dynamodb: env.stack.dynamodb,
+      queue,
+      management: async () => env.api.client(),
+      download: env.api.fetch,
+    },
+  );
 }
 
 describe('backfill orchestrator steps', () => {
   it('start → status → enqueue (stops before the time runs out, resumes at next) → one summary line', async () => {
-    seedSyncedTenant(api, { users: USERS, changedShare: 0.05, namespace: stack.namespace });
+    seedSyncedTenant(env.api, { users: USERS, changedShare: 0.05, namespace: env.stack.namespace });
     // 20 users with no phone number (nothing to match on); the first 30 already synced today
     // (29 settled by their stamp, and user 19, renamed in the CRM, written: fresh in the profile).
-    api.seedUsers(20, (i): User => ({ user_id: seededUserId(i), app_metadata: {} }));
+    env.api.seedUsers(20, (i) => ({ user_id: seededUserId(i), app_metadata: {} }));
     const before: ExportedUser[] = [];
-    for await (const user of stack.exporter.users(await stack.exportTenant())) {
+    for await (const user of env.stack.exporter.users(await env.stack.exportTenant())) {
       if (before.length < 30) before.push(user);
     }
-    for (const user of before) await stack.worker.sync(user);
+    const settle = before.map((user, i) => ({ id: `m-${i}`, body: JSON.stringify(user) }));
+    const settled = await env.stack.worker.handler(firstDeliveryEvent(settle));
+    expect(settled.batchItemFailures).toEqual([]);
 
     const queue = memoryQueue();
     let remaining = 550_000;
-    const orchestrate = createOrchestrator({
-      export: async () => stack.exporter,
-      queue,
-      stamps: stack.stamps,
-      service: stack.service,
-      requestPolicy: stack.requestPolicy,
-      namespace: stack.namespace,
-      logger: new Logger({ serviceName: 'backfill-test' }),
-      // Each check of the clock costs this invocation 50 s of its 15 minutes.
-      remainingMs: () => {
-        remaining -= 50_000;
-        return remaining;
-      },
-    });
-    const step = (name: Step, state: RunState) => orchestrate({ step: name, state });
+    const orchestrate = orchestrator(queue);
+    // Each check of the clock costs this invocation 50 s of its 15 minutes.
+    const remainingMs = () => {
+      remaining -= 50_000;
+      return remaining;
+    };
+    const step = (name: Step, state: RunState) => orchestrate({ step: name, state }, remainingMs);
 
     let state = await step('start', {});
     expect(state.jobId).toMatch(/^job_/);
@@ -132,8 +98,8 @@ describe('backfill orchestrator steps', () => {
     expect(new Set(queued).size).toBe(queued.length);
     expect(queued).toHaveLength(USERS - 30);
     expect(Math.max(...queue.batches.map((b) => b.length))).toBeLessThanOrEqual(10);
-    const settled = new Set(before.map((u) => u.user_id));
-    expect(queued.some((id) => settled.has(id))).toBe(false);
+    const settledIds = new Set(before.map((u) => u.user_id));
+    expect(queued.some((id) => settledIds.has(id))).toBe(false);
     // What a message carries: the match keys and the current metadata, for the worker.
     expect(queue.batches[0]?.[0]).toEqual({
       user_id: expect.any(String),
@@ -141,7 +107,7 @@ describe('backfill orchestrator steps', () => {
       crm: expect.objectContaining({ id: expect.stringMatching(/^C-\d{7}$/) }),
     });
 
-    const { result, entries } = await structuredLogs(() => step('summary', state));
+    const { result, lines: entries } = await captureLogLines(() => step('summary', state));
     expect(result).toEqual(state);
     const summary = entries.filter((e) => e.message === 'backfill run');
     expect(summary).toHaveLength(1);
@@ -162,20 +128,14 @@ describe('backfill orchestrator steps', () => {
   });
 
   it('a failed export job fails the status step', async () => {
-    const orchestrate = createOrchestrator({
-      export: async () => stack.exporter,
-      queue: memoryQueue(),
-      stamps: stack.stamps,
-      service: stack.service,
-      requestPolicy: stack.requestPolicy,
-      namespace: stack.namespace,
-      logger: new Logger({ serviceName: 'backfill-test' }),
-      remainingMs: () => 600_000,
-    });
-    const state = await orchestrate({ step: 'start', state: {} });
-    const job = api.jobs.get(state.jobId ?? '');
+    const orchestrate = orchestrator(memoryQueue());
+    const remainingMs = () => 600_000;
+    const state = await orchestrate({ step: 'start', state: {} }, remainingMs);
+    const job = env.api.jobs.get(state.jobId ?? '');
     (job as unknown as { status: string }).status = 'failed';
-    await expect(orchestrate({ step: 'status', state })).rejects.toThrow(/failed/);
-    await expect(orchestrate({ step: 'enqueue', state })).rejects.toThrow(/not complete/);
+    await expect(orchestrate({ step: 'status', state }, remainingMs)).rejects.toThrow(/failed/);
+    await expect(orchestrate({ step: 'enqueue', state }, remainingMs)).rejects.toThrow(
+      /not complete/,
+    );
   });
 });

@@ -1,74 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqsUserQueue } from '#shared/adapters/sqs-queue.ts';
 import type { ExportedUser } from '#shared/domain/backfill.ts';
-
-/**
- * SQS's SendMessageBatch over its wire protocol (AWS JSON 1.0, with the MD5 of each body the
- * SDK checks), so the real SQS client is exercised. `refuse` decides which entries fail.
- */
-async function startSqsServer() {
-  const received: Array<Array<{ Id: string; MessageBody: string }>> = [];
-  let refuse: (
-    entry: { Id: string },
-    call: number,
-  ) => { Code: string; SenderFault: boolean } | undefined = () => undefined;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-        res.end(JSON.stringify(body));
-      };
-      if (req.headers['x-amz-target'] !== 'AmazonSQS.SendMessageBatch') {
-        return reply(400, { __type: 'com.amazonaws.sqs#InvalidAction', message: 'unsupported' });
-      }
-      const { Entries } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        Entries: Array<{ Id: string; MessageBody: string }>;
-      };
-      received.push(Entries);
-      const Successful: unknown[] = [];
-      const Failed: unknown[] = [];
-      for (const entry of Entries) {
-        const refusal = refuse(entry, received.length);
-        if (refusal) {
-          Failed.push({ Id: entry.Id, ...refusal, Message: 'refused' });
-        } else {
-          Successful.push({
-            Id: entry.Id,
-            MessageId: `msg-${received.length}-${entry.Id}`,
-            MD5OfMessageBody: createHash('md5').update(entry.MessageBody).digest('hex'),
-          });
-        }
-      }
-      return reply(200, { Successful, Failed });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    received,
-    refuseWith(next: typeof refuse) {
-      refuse = next;
-    },
-    client: () =>
-      new SQSClient({
-        endpoint: `http://127.0.0.1:${port}`,
-        region: 'eu-west-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts: 1,
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { generatedPhone } from '#stand-ins/demo-data.ts';
+import { startSqsServer } from '#stand-ins/sqs-server.ts';
 
 let sqs: Awaited<ReturnType<typeof startSqsServer>>;
 let client: SQSClient;
@@ -86,7 +21,7 @@ afterEach(async () => {
 
 const users: ExportedUser[] = Array.from({ length: 10 }, (_, i) => ({
   user_id: `sms|user-${i}`,
-  phone_number: `+1555000${String(i).padStart(4, '0')}`,
+  phone_number: generatedPhone(i),
 }));
 
 describe('the SQS queue the orchestrator fills', () => {

@@ -216,8 +216,23 @@ describe('the backfill', () => {
     ]);
   });
 
-  it('lets the orchestrator only batch-read stamps and send to the queue', () => {
-    const actions = actionsOf(statementsOf('BackfillOrchestratorRole'));
+  it('lets the orchestrator only batch-read stamps, read the Auth0 credentials and send to the queue', () => {
+    const statements = statementsOf('BackfillOrchestratorRole');
+    const actions = actionsOf(statements);
+    // It computes a stamp's basis itself: no CRM key, no signing secret, in its role or settings.
+    const text = JSON.stringify(statements);
+    expect(text).toMatch(/Auth0Credentials/);
+    expect(text).not.toMatch(/CrmApiKey|SigningSecret/);
+    const [orchestrator] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('backfill export') },
+      }),
+    );
+    const variables = Object.keys(orchestrator?.Properties.Environment.Variables ?? {});
+    expect(variables).toEqual(
+      expect.arrayContaining(['TABLE_NAME', 'CLAIM_MAP', 'CRM_MATCH_KEYS']),
+    );
+    expect(variables.filter((v) => /CRM_URL|CRM_API_KEY|SIGNING/.test(v))).toEqual([]);
     expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:BatchGetItem']);
     expect(actions.filter((a) => a.startsWith('sqs:')).sort()).toEqual([
       'sqs:GetQueueAttributes',

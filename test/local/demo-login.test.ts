@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GRACE_HOPPER } from '#stand-ins/demo-data.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-demo-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -12,7 +13,7 @@ describe('npm run demo:login', () => {
   it('shows a first login that calls the sync API and a second one that makes no call', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'local/demo-login.ts', '+15550100002'],
+      ['--import', 'tsx', 'local/demo-login.ts', GRACE_HOPPER.phone],
       { env: { ...process.env, LOCAL_DATA_DIR: dataDir, SYNC_API_URL: '' } },
     );
     expect(stdout).toMatch(
@@ -21,6 +22,7 @@ describe('npm run demo:login', () => {
     expect(stdout).toMatch(
       /Second login of sms\|demo-\d+: 0 call\(s\) to the sync API, 0 metadata write/,
     );
-    expect(stdout.match(/"https:\/\/crm\.example\.com\/name": "Grace Hopper"/g)).toHaveLength(2);
+    // The claim, shown after each of the two logins.
+    expect(stdout.split(`"https://crm.example.com/name": "${GRACE_HOPPER.name}"`)).toHaveLength(3);
   });
 });

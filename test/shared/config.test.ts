@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { loadSyncServiceConfig } from '#shared/config.ts';
+import * as z from 'zod/mini';
+import {
+  loadBackfillConfig,
+  loadLocalPort,
+  loadSyncServiceConfig,
+  parseSettings,
+} from '#shared/config.ts';
 
 const base = {
   TABLE_NAME: 'crm-sync-stamps',
@@ -80,5 +86,112 @@ describe('service configuration', () => {
       expect((error as Error).message).not.toContain(base.CRM_API_KEY);
       expect((error as Error).message).toMatch(/TABLE_NAME/);
     }
+  });
+});
+
+/** The message a loader throws for `env`, or a note that it threw nothing. */
+function messageOf(load: () => unknown): string {
+  try {
+    load();
+    return 'no error';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+// Every whole-number setting of the sync service, with its accepted range.
+const WHOLE_NUMBERS: [string, number, number][] = [
+  ['CRM_TIMEOUT_MS', 100, 10_000],
+  ['ACTION_TIMEOUT_MS', 500, 15_000],
+  ['CRM_MAX_RESPONSE_BYTES', 1_024, 16 * 1024 * 1024],
+  ['CRM_BREAKER_FAILURES', 0, 1_000],
+  ['CRM_BREAKER_COOLDOWN_SECONDS', 1, 3_600],
+  ['CRM_RETRY_AFTER_MAX_SECONDS', 1, 3_600],
+  ['CLAIM_VALUE_MAX_LENGTH', 1, 2_048],
+  ['NOT_FOUND_FRESH_SECONDS', 0, 86_400],
+  ['STALE_RETRY_SECONDS', 0, 86_400],
+  ['STAMP_RETENTION_DAYS', 1, 3_650],
+  ['SECRETS_MAX_AGE_SECONDS', 0, 86_400],
+  ['RATE_LIMIT_PER_SECOND', 0, 1_000_000],
+];
+
+describe('configuration errors name the setting and what it accepts', () => {
+  const serviceCases: [string, string | undefined, RegExp][] = [
+    ['TABLE_NAME', undefined, /must be set/],
+    ['TABLE_NAME', 'x', /must name the DynamoDB table of sync stamps/],
+    ['SYNC_SIGNING_SECRET', undefined, /set SYNC_SIGNING_SECRET or SYNC_SIGNING_SECRET_ARN/],
+    ['SYNC_SIGNING_SECRET', ',', /no usable secret/],
+    ['CRM_URL', undefined, /must be an http\(s\) URL/],
+    ['CRM_URL', 'ftp://crm', /must be an http\(s\) URL/],
+    ['CRM_API_KEY', undefined, /set CRM_API_KEY or CRM_API_KEY_SECRET_ARN/],
+    ...WHOLE_NUMBERS.flatMap(([name, min, max]): [string, string, RegExp][] => {
+      const range = new RegExp(`must be a whole number from ${min} to ${max}$`);
+      return [
+        [name, 'abc', range],
+        [name, '1.5', range],
+        [name, String(max + 1), range],
+      ];
+    }),
+    ['RATE_LIMIT_BURST', 'abc', /must be a whole number of at least 1$/],
+    ['RATE_LIMIT_BURST', '0', /must be a whole number of at least 1$/],
+    ['CRM_ID_PATH', '__proto__', /is not a usable dotted path/],
+    ['CRM_MATCH_KEYS', 'phone,fax', /must list phone and\/or email/],
+    ['CRM_MATCH_KEYS', 'phone,phone', /must not repeat a key/],
+    ['DEFAULT_PHONE_COUNTRY', 'XX', /must be an ISO 3166 country code/],
+    ['CLAIM_NAMESPACE', 'https://me.auth0.com/', /may not use Auth0's domain/],
+    ['CLAIM_MAP', '{"sub":', /must be a JSON object/],
+    ['SYNC_TIME_ZONE', 'Mars/Olympus', /must be an IANA time zone/],
+  ];
+
+  it.each(serviceCases)('sync service: %s=%s', (name, value, accepted) => {
+    const message = messageOf(() => loadSyncServiceConfig({ ...base, [name]: value }));
+    expect(message).toMatch(new RegExp(`^Invalid configuration: ${name}: `));
+    expect(message).toMatch(accepted);
+    expect(message).not.toMatch(/Invalid input/);
+  });
+
+  const backfillBase = { AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ARN: 'arn:aws:sm:x' };
+  it.each([
+    ['AUTH0_DOMAIN', undefined, /must be set/],
+    ['AUTH0_DOMAIN', 'not a domain', /must be a tenant domain/],
+    ['AUTH0_SECRET_ARN', undefined, /must be set/],
+    ['AUTH0_WRITES_PER_SECOND', 'abc', /must be a number of calls per second above 0/],
+    ['AUTH0_WRITES_PER_SECOND', '0', /must be a number of calls per second above 0/],
+    ['CRM_RATE_PER_SECOND', 'abc', /must be a number of calls per second above 0/],
+    ['CRM_RATE_PER_SECOND', '-1', /must be a number of calls per second above 0/],
+  ] as [string, string | undefined, RegExp][])('backfill: %s=%s', (name, value, accepted) => {
+    const message = messageOf(() => loadBackfillConfig({ ...backfillBase, [name]: value }));
+    expect(message).toMatch(new RegExp(`^Invalid configuration: ${name}: `));
+    expect(message).toMatch(accepted);
+    expect(message).not.toMatch(/Invalid input/);
+  });
+
+  it('says what a schema without messages of its own accepts, never a bare "Invalid input"', () => {
+    const schema = z.object({
+      MODE: z.enum(['fast', 'safe']),
+      SIZE: z.coerce.number().check(z.maximum(9)),
+      NAME: z.string(),
+    });
+    expect(messageOf(() => parseSettings(schema, { MODE: 'x', SIZE: '10' }, 'configuration'))).toBe(
+      'Invalid configuration: MODE: must be one of fast, safe; SIZE: must be at most 9; NAME: must be set',
+    );
+  });
+});
+
+describe('PORT of the local stack', () => {
+  it.each([
+    [undefined, 3000],
+    ['', 3000],
+    ['0', 0],
+    ['3456', 3456],
+    ['65535', 65535],
+  ])('PORT=%j listens on %d', (value, port) => {
+    expect(loadLocalPort({ PORT: value })).toBe(port);
+  });
+
+  it.each(['abc', '-1', '65536', '3.5', '0x10', '1e3', '3000 '])('refuses PORT=%j', (value) => {
+    expect(messageOf(() => loadLocalPort({ PORT: value }))).toBe(
+      'Invalid configuration: PORT: must be a whole number from 0 to 65535 (0 picks any free port)',
+    );
   });
 });

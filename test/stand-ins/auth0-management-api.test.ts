@@ -3,7 +3,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync } from 'node:zlib';
 import { Management, ManagementClient, ManagementError } from 'auth0';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { generatedPhone } from '#stand-ins/demo-data.ts';
 
 let api: ManagementApi;
 
@@ -303,7 +304,7 @@ describe('auth0 management server: users', () => {
   it('exports 2,500 users as gzipped NDJSON with the requested fields', async () => {
     api.seedUsers(2500, (i) => ({
       user_id: `sms|user-${i}`,
-      phone_number: `+1555${String(i).padStart(7, '0')}`,
+      phone_number: generatedPhone(i),
       app_metadata: i % 2 === 0 ? { crm: { contactId: `c-${i}` }, other: true } : {},
       ...(i === 1 ? { email: 'one@example.test' } : {}),
     }));

@@ -1,3 +1,10 @@
+import {
+  ADA_LOVELACE,
+  GRACE_HOPPER,
+  SAMPLE_CONTACTS,
+  UNKNOWN_PHONE,
+} from '#stand-ins/demo-data.ts';
+
 /**
  * Every secret and personal value the tests send. The log capture (log-capture.global.ts)
  * fails the run when any of them, in any common spelling, shows up in what the code logged.
@@ -9,15 +16,13 @@ export const TEST_SECRETS = {
 } as const;
 
 export const TEST_PHONES = [
-  '+15550100001',
-  '+15550100002',
-  '+15550100003',
+  ...SAMPLE_CONTACTS.map((c) => c.phone),
+  UNKNOWN_PHONE,
+  // The number of the phone-number parsing tables (test/shared/domain/phone.test.ts).
   '+15551234567',
-  '+447700900123',
-  '+15550100404',
 ] as const;
 
-export const TEST_EMAILS = ['ada@example.com', 'grace@example.com', 'nobody@example.com'] as const;
+export const TEST_EMAILS = [ADA_LOVELACE.email, GRACE_HOPPER.email, 'nobody@example.com'] as const;
 
 /** The spellings a leak could take: E.164, digits only, national digits. */
 export function forbiddenStrings(): string[] {

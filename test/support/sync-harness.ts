@@ -1,24 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Context } from 'aws-lambda';
-import { buildSyncApi } from '#functions/sync/wiring.ts';
+import { buildSyncApi } from '#functions/sync/build.ts';
 import { loadSyncServiceConfig } from '#shared/config.ts';
 import { sign } from '#shared/domain/signature.ts';
+import { httpApiEvent, lambdaContext } from '#stand-ins/api-gateway-events.ts';
 import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE, GRACE_HOPPER } from '#stand-ins/demo-data.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
+import { countCommands } from '#stand-ins/local-aws-clients.ts';
 import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 import { TEST_SECRETS } from './pii.ts';
 
+/** The CRM records of two sample contacts (demo-data.ts), as the test CRM answers them. */
 export const ADA = {
-  id: 'C-1001',
-  name: 'Ada Lovelace',
-  email: 'ada@example.com',
-  tier: 'gold',
+  id: ADA_LOVELACE.id,
+  name: ADA_LOVELACE.name,
+  email: ADA_LOVELACE.email,
+  tier: ADA_LOVELACE.tier,
   address: { city: 'London' },
   notes: 'never in a token',
 };
-export const GRACE = { id: 'C-1002', name: 'Grace Hopper', tier: 'silver' };
-export const CONTACTS = { '+15550100001': ADA, '+15550100002': GRACE };
+export const GRACE = { id: GRACE_HOPPER.id, name: GRACE_HOPPER.name, tier: GRACE_HOPPER.tier };
+export const CONTACTS = { [ADA_LOVELACE.phone]: ADA, [GRACE_HOPPER.phone]: GRACE };
 
 export interface InvokeOptions {
   body?: unknown;
@@ -39,20 +42,6 @@ export interface InvokeResult {
   // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies by the contract's shape
   body: any;
   headers: Record<string, string>;
-}
-
-/** Counts the DynamoDB commands a client sends, by command name. */
-export function countCommands(client: DynamoDBClient): Map<string, number> {
-  const counts = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String(context.commandName);
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countCommands' },
-  );
-  return counts;
 }
 
 /**
@@ -92,7 +81,10 @@ export async function startSyncHarness(
     const now = options.realTime ? Date.now : () => clock.now;
     const handler = buildSyncApi(config, { dynamodb, clock: now });
     const invoke = async (opts: InvokeOptions = {}): Promise<InvokeResult> => {
-      const result = await handler(event(opts, now()), context());
+      const result = await handler(
+        event(opts, now()),
+        lambdaContext({ functionName: 'crm-sync-test' }),
+      );
       return {
         status: result.statusCode,
         body: result.body ? JSON.parse(result.body) : undefined,
@@ -122,6 +114,7 @@ export async function startSyncHarness(
 
 export type SyncHarness = Awaited<ReturnType<typeof startSyncHarness>>;
 
+/** A request as the Action sends it (signed at `now` unless told otherwise), from API Gateway. */
 export function event(opts: InvokeOptions, now: number) {
   const text = opts.rawBody ?? JSON.stringify(opts.body ?? {});
   const secret = opts.secret === undefined ? TEST_SECRETS.signing : opts.secret;
@@ -129,44 +122,12 @@ export function event(opts: InvokeOptions, now: number) {
   if (secret !== null) {
     headers['x-sync-signature'] = sign(secret, opts.timestamp ?? Math.floor(now / 1000), text);
   }
-  const method = opts.method ?? 'POST';
-  const path = opts.path ?? '/v1/sync';
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
+  return httpApiEvent({
+    method: opts.method ?? 'POST',
+    target: opts.path ?? '/v1/sync',
     headers,
-    requestContext: {
-      accountId: 'test',
-      apiId: 'test',
-      domainName: 'test',
-      domainPrefix: 'test',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date(now).toISOString(),
-      timeEpoch: opts.receivedAt ?? now,
-    },
-    body: opts.base64 ? Buffer.from(text).toString('base64') : text,
-    isBase64Encoded: opts.base64 ?? false,
-  };
-}
-
-export function context(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'crm-sync-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:crm-sync-test',
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/crm-sync-test',
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+    body: text,
+    base64: opts.base64,
+    receivedAt: opts.receivedAt ?? now,
+  });
 }

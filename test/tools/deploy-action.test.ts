@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 import { deployAction } from '#tools/deploy-action.ts';
 
 let api: ManagementApi;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInstallerHandler } from '#functions/auth0-action-installer/handler.ts';
-import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 import { startSecretsManagerServer } from '#stand-ins/secrets-manager-server.ts';
 
 const SIGNING = 'arn:aws:secretsmanager:eu-west-1:1:secret:signing';

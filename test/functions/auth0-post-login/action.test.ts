@@ -9,6 +9,7 @@ import {
   simulateLogin,
   type TenantUser,
 } from '#stand-ins/auth0-action-runtime.ts';
+import { ADA_LOVELACE, UNKNOWN_PHONE } from '#stand-ins/demo-data.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -43,7 +44,7 @@ afterEach(() => {
 
 const ada = (): TenantUser => ({
   user_id: `sms|action-${++seq}`,
-  phone_number: '+15550100001',
+  phone_number: ADA_LOVELACE.phone,
   app_metadata: {},
 });
 
@@ -80,10 +81,13 @@ describe('logins', () => {
     const r = await login(user);
     expectNoFault(r);
     expect(r.calls).toBe(1);
-    expect(r.idToken).toEqual({ [`${NS}crm_id`]: 'C-1001', [`${NS}name`]: 'Ada Lovelace' });
+    expect(r.idToken).toEqual({
+      [`${NS}crm_id`]: ADA_LOVELACE.id,
+      [`${NS}name`]: ADA_LOVELACE.name,
+    });
     expect(r.accessToken).toEqual({});
     expect(r.metadataWrites).toBe(1);
-    expect(user.app_metadata.crm).toMatchObject({ id: 'C-1001', namespace: NS });
+    expect(user.app_metadata.crm).toMatchObject({ id: ADA_LOVELACE.id, namespace: NS });
   });
 
   it('second login: no call at all, no write, identical claims', async () => {
@@ -125,7 +129,7 @@ describe('logins', () => {
   });
 
   it('a user the CRM does not know gets no claims, and metadata saying so', async () => {
-    const user = { ...ada(), phone_number: '+15550100404' };
+    const user = { ...ada(), phone_number: UNKNOWN_PHONE };
     const r = await login(user);
     expect(r.idToken).toEqual({});
     expect(user.app_metadata.crm).toMatchObject({ id: null, fields: {} });
@@ -245,7 +249,7 @@ describe('metadata writes', () => {
           crm_id: stored.id,
           synced_at: stored.synced_at,
           fresh_until: stored.fresh_until,
-          claims: { [`${NS}crm_id`]: 'C-1001', [`${NS}name`]: 'Ada Lovelace' },
+          claims: { [`${NS}crm_id`]: ADA_LOVELACE.id, [`${NS}name`]: ADA_LOVELACE.name },
           app_metadata: { ...stored },
         }),
       );
@@ -258,7 +262,7 @@ describe('metadata writes', () => {
         secrets: { ...secrets, SYNC_API_URL: `http://127.0.0.1:${port}/` },
       });
       expect(r.metadataWrites).toBe(0);
-      expect(r.idToken[`${NS}name`]).toBe('Ada Lovelace');
+      expect(r.idToken[`${NS}name`]).toBe(ADA_LOVELACE.name);
     } finally {
       vi.useRealTimers();
       echo.close();

@@ -1,6 +1,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmServer } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE, GRACE_HOPPER } from '#stand-ins/demo-data.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
 import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -26,13 +27,13 @@ describe('many logins of one new user at the same moment', () => {
     const a = h.instance();
     const b = h.instance();
     crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
-    const body = { user_id: 'sms|burst', phone_number: '+15550100001' };
+    const body = { user_id: 'sms|burst', phone_number: ADA_LOVELACE.phone };
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).invoke({ body })),
     );
-    expect(crm.requests.filter((r) => r.body.phoneNumber === '+15550100001')).toHaveLength(1);
+    expect(crm.requests.filter((r) => r.body.phoneNumber === ADA_LOVELACE.phone)).toHaveLength(1);
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
-    expect(results.map((r) => r.body.crm_id)).toEqual(Array(8).fill('C-1001'));
+    expect(results.map((r) => r.body.crm_id)).toEqual(Array(8).fill(ADA_LOVELACE.id));
     const statuses = results.map((r) => r.body.status).sort();
     expect(statuses).toEqual([
       'cached',
@@ -53,7 +54,7 @@ describe('many logins of one new user at the same moment', () => {
     const b = h.instance();
     const before = crm.requests.length;
     crm.answer(() => ({ status: 500, delayMs: 200 }));
-    const body = { user_id: 'sms|burst-failing', phone_number: '+15550100002' };
+    const body = { user_id: 'sms|burst-failing', phone_number: GRACE_HOPPER.phone };
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).invoke({ body })),
     );
@@ -68,7 +69,7 @@ describe('concurrent forced refreshes of one user', () => {
   const forcedBodies = (userId: string, n: number) =>
     Array.from({ length: n }, (_, i) => ({
       user_id: userId,
-      phone_number: '+15550100001',
+      phone_number: ADA_LOVELACE.phone,
       force: true,
       attempt: i,
     }));
@@ -104,7 +105,7 @@ describe('concurrent forced refreshes of one user', () => {
 
   it('a known user synced minutes ago: one CRM call, the others get the refreshed data', async () => {
     const userId = 'sms|forced-known';
-    await h.invoke({ body: { user_id: userId, phone_number: '+15550100001' } });
+    await h.invoke({ body: { user_id: userId, phone_number: ADA_LOVELACE.phone } });
     // Synced three minutes ago: a forced refresh is due.
     await h.dynamodb.send(
       new UpdateItemCommand({
@@ -152,7 +153,7 @@ async function whileAnotherInstanceAsks(
   userId: string,
 ) {
   crm.answer(() => ({ status: 200, body: ADA, delayMs: 300 }));
-  const body = { user_id: userId, phone_number: '+15550100001' };
+  const body = { user_id: userId, phone_number: ADA_LOVELACE.phone };
   const first = h.instance().invoke({ body });
   await new Promise((resolve) => setTimeout(resolve, 50));
   try {
@@ -208,7 +209,7 @@ describe("the waiters' budget runs from the request's arrival", () => {
     const reads = async (receivedAt: number) => {
       const instance = h.instance();
       const res = await instance.invoke({
-        body: { user_id: 'sms|late', phone_number: '+15550100001' },
+        body: { user_id: 'sms|late', phone_number: ADA_LOVELACE.phone },
         receivedAt,
       });
       expect(res.status).toBe(503);
@@ -240,7 +241,7 @@ describe('a lookup whose instance died mid-way (its lease is still live)', () =>
     await leaseHeldElsewhere('sms|orphaned');
     const before = crm.requests.length;
     const { result: res, lines } = await captureLogLines(() =>
-      h.invoke({ body: { user_id: 'sms|orphaned', phone_number: '+15550100001' } }),
+      h.invoke({ body: { user_id: 'sms|orphaned', phone_number: ADA_LOVELACE.phone } }),
     );
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('crm_unavailable');
@@ -252,7 +253,7 @@ describe('a lookup whose instance died mid-way (its lease is still live)', () =>
   });
 
   it('a known user gets the last known data as stale', async () => {
-    const body = { user_id: 'sms|orphaned-known', phone_number: '+15550100002' };
+    const body = { user_id: 'sms|orphaned-known', phone_number: GRACE_HOPPER.phone };
     const first = await h.invoke({ body });
     expect(first.body.status).toBe('synced');
     await leaseHeldElsewhere('sms|orphaned-known');
@@ -269,7 +270,7 @@ describe('a lookup whose instance died mid-way (its lease is still live)', () =>
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       status: 'stale',
-      crm_id: 'C-1002',
+      crm_id: GRACE_HOPPER.id,
       claims: first.body.claims,
     });
   });

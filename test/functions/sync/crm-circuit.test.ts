@@ -1,19 +1,20 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
-const ADA = { id: 'C-1001', name: 'Ada Lovelace' };
+const ADA = { id: ADA_LOVELACE.id, name: ADA_LOVELACE.name };
 const START = Date.parse('2026-11-26T08:15:00.000Z');
 let h: SyncHarness;
 let crm: HostileCrm;
 let userSeq = 0;
 const newUser = () => `sms|circuit-${++userSeq}`;
-const login = (userId: string) => ({ body: { user_id: userId, phone_number: '+15550100001' } });
+const login = (userId: string) => ({ body: { user_id: userId, phone_number: ADA_LOVELACE.phone } });
 const asked = () => crm.requests.length;
 
 beforeAll(async () => {
-  crm = await startHostileCrm({ kind: 'record', body: ADA });
+  crm = await startHostileCrm({ body: ADA });
   h = await startSyncHarness({ crmUrl: crm.url });
 });
 afterAll(async () => {
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   // Close the circuit again for the next test: let any window pass, then one good probe.
-  crm.behave({ kind: 'record', body: ADA });
+  crm.behave({ body: ADA });
   h.clock.now += 3_600_000;
   await h.invoke(login(newUser()));
   h.clock.now = START;
@@ -34,7 +35,7 @@ describe('a CRM that answers 429 with Retry-After', () => {
     expect((await h.invoke(login(known))).body.status).toBe('synced');
     h.clock.now += 24 * 3600 * 1000; // the next day: the known user's stamp is no longer fresh
 
-    crm.behave({ kind: 'status', status: 429, headers: { 'retry-after': '120' } });
+    crm.behave({ status: 429, headers: { 'retry-after': '120' } });
     const { lines } = await captureLogLines(() => h.invoke(login(newUser())));
     expect(lines.find((l) => l.message === 'crm circuit opened')).toMatchObject({
       cause: 'retry_after',
@@ -48,7 +49,7 @@ describe('a CRM that answers 429 with Retry-After', () => {
     const newcomer = await h.invoke(login(newUser()));
     expect(newcomer.status).toBe(503);
     const returning = await h.invoke(login(known));
-    expect(returning.body).toMatchObject({ status: 'stale', crm_id: 'C-1001' });
+    expect(returning.body).toMatchObject({ status: 'stale', crm_id: ADA_LOVELACE.id });
     h.clock.now += 119_000;
     expect((await h.invoke(login(newUser()))).status).toBe(503);
     expect(asked()).toBe(before);
@@ -57,10 +58,10 @@ describe('a CRM that answers 429 with Retry-After', () => {
   });
 
   it('after the window, one login probes; its success closes the circuit', async () => {
-    crm.behave({ kind: 'status', status: 429, headers: { 'retry-after': '30' } });
+    crm.behave({ status: 429, headers: { 'retry-after': '30' } });
     await h.invoke(login(newUser()));
     h.clock.now += 30_000;
-    crm.behave({ kind: 'record', body: ADA, delayMs: 200 });
+    crm.behave({ body: ADA, delayMs: 200 });
     const before = asked();
     const { result, lines } = await captureLogLines(() =>
       Promise.all(Array.from({ length: 5 }, () => h.invoke(login(newUser())))),
@@ -78,9 +79,9 @@ describe('a CRM that answers 429 with Retry-After', () => {
   });
 
   it('a Retry-After of a day is capped (10 minutes by default)', async () => {
-    crm.behave({ kind: 'status', status: 503, headers: { 'retry-after': '86400' } });
+    crm.behave({ status: 503, headers: { 'retry-after': '86400' } });
     await h.invoke(login(newUser()));
-    crm.behave({ kind: 'record', body: ADA });
+    crm.behave({ body: ADA });
     h.clock.now += 599_000;
     const before = asked();
     expect((await h.invoke(login(newUser()))).status).toBe(503);
@@ -93,7 +94,7 @@ describe('a CRM that answers 429 with Retry-After', () => {
 
 describe('a CRM that keeps failing', () => {
   it('five failures in a row open the circuit for the cooldown; a failed probe keeps it open', async () => {
-    crm.behave({ kind: 'status', status: 500 });
+    crm.behave({ status: 500 });
     const before = asked();
     const { lines } = await captureLogLines(async () => {
       for (let i = 0; i < 5; i++) await h.invoke(login(newUser()));
@@ -116,9 +117,9 @@ describe('a CRM that keeps failing', () => {
   it('a success in between resets the count', async () => {
     const before = asked();
     for (let round = 0; round < 3; round++) {
-      crm.behave({ kind: 'status', status: 500 });
+      crm.behave({ status: 500 });
       for (let i = 0; i < 4; i++) await h.invoke(login(newUser()));
-      crm.behave({ kind: 'record', body: ADA });
+      crm.behave({ body: ADA });
       await h.invoke(login(newUser()));
     }
     expect(asked()).toBe(before + 15);

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN_PATH_AWS_CLIENT_OPTIONS } from '#functions/sync/aws-clients.ts';
+import { ADA_LOVELACE, GRACE_HOPPER, UNKNOWN_PHONE } from '#stand-ins/demo-data.ts';
+import { localAwsEndpoint } from '#stand-ins/local-aws-clients.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { ADA, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -30,16 +32,16 @@ describe('a first login', () => {
     expect(res.body).toEqual({
       user_id: user,
       status: 'synced',
-      crm_id: 'C-1001',
+      crm_id: ADA_LOVELACE.id,
       synced_at: '2026-11-26T08:15:00.000Z',
       fresh_until: '2026-11-27T00:00:00.000Z',
-      claims: { [`${NS}crm_id`]: 'C-1001', [`${NS}name`]: 'Ada Lovelace' },
+      claims: { [`${NS}crm_id`]: ADA_LOVELACE.id, [`${NS}name`]: ADA_LOVELACE.name },
       app_metadata: {
-        id: 'C-1001',
+        id: ADA_LOVELACE.id,
         synced_at: '2026-11-26T08:15:00.000Z',
         fresh_until: '2026-11-27T00:00:00.000Z',
         namespace: NS,
-        fields: { crm_id: 'C-1001', name: 'Ada Lovelace' },
+        fields: { crm_id: ADA_LOVELACE.id, name: ADA_LOVELACE.name },
       },
     });
     expect(h.crm.requests.length - before).toBe(1);
@@ -48,7 +50,7 @@ describe('a first login', () => {
   it('sends the CRM the E.164 number and the API key, as the old rule did', async () => {
     await h.invoke(ada(newUser()));
     const sent = h.crm.requests.at(-1);
-    expect(sent?.body).toEqual({ phoneNumber: '+15550100001', extended: true });
+    expect(sent?.body).toEqual({ phoneNumber: ADA_LOVELACE.phone, extended: true });
     expect(sent?.headers['x-api-key']).toBe(TEST_SECRETS.crmApiKey);
     expect(sent?.headers['content-type']).toBe('application/json');
   });
@@ -64,7 +66,7 @@ describe('a first login', () => {
   it('accepts a base64-encoded body, as API Gateway sends for some content types', async () => {
     const res = await h.invoke({ ...ada(newUser()), base64: true });
     expect(res.status).toBe(200);
-    expect(res.body.crm_id).toBe('C-1001');
+    expect(res.body.crm_id).toBe(ADA_LOVELACE.id);
   });
 });
 
@@ -106,9 +108,9 @@ describe('later logins', () => {
   it('a changed phone number is looked up again the same day', async () => {
     const user = newUser();
     await h.invoke(ada(user));
-    const changed = await h.invoke({ body: { user_id: user, phone_number: '+15550100002' } });
+    const changed = await h.invoke({ body: { user_id: user, phone_number: GRACE_HOPPER.phone } });
     expect(changed.body.status).toBe('synced');
-    expect(changed.body.crm_id).toBe('C-1002');
+    expect(changed.body.crm_id).toBe(GRACE_HOPPER.id);
   });
 
   it('a cached login costs one DynamoDB read; a sync one read and two writes', async () => {
@@ -129,13 +131,13 @@ describe('later logins', () => {
 describe('a user the CRM does not know', () => {
   it('is stamped not_found with a shorter freshness and not asked again within it', async () => {
     const user = newUser();
-    const res = await h.invoke({ body: { user_id: user, phone_number: '+15550100404' } });
+    const res = await h.invoke({ body: { user_id: user, phone_number: UNKNOWN_PHONE } });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'not_found', crm_id: null, claims: {} });
     expect(res.body.fresh_until).toBe('2026-11-26T09:15:00.000Z');
     expect(res.body.app_metadata).toMatchObject({ id: null, fields: {} });
     const asked = h.crm.requests.length;
-    const again = await h.invoke({ body: { user_id: user, phone_number: '+15550100404' } });
+    const again = await h.invoke({ body: { user_id: user, phone_number: UNKNOWN_PHONE } });
     expect(again.body).toMatchObject({ status: 'cached', crm_id: null });
     expect(h.crm.requests.length).toBe(asked);
   });
@@ -148,7 +150,7 @@ describe('when the CRM fails', () => {
     garbage: { status: 200, raw: '<html>not json</html>' },
     'a JSON array': { status: 200, body: [ADA] },
     'JSON null': { status: 200, raw: 'null' },
-    'a JSON string': { status: 200, raw: '"C-1001"' },
+    'a JSON string': { status: 200, raw: JSON.stringify(ADA_LOVELACE.id) },
     'a record without an id': { status: 200, body: { name: 'No Id' } },
     'a timeout': { status: 200, body: ADA, delayMs: 3_500 },
   };
@@ -176,7 +178,7 @@ describe('when the CRM fails', () => {
     expect(stale.status).toBe(200);
     expect(stale.body).toMatchObject({
       status: 'stale',
-      crm_id: 'C-1001',
+      crm_id: ADA_LOVELACE.id,
       synced_at: first.body.synced_at,
       fresh_until: '2026-11-27T10:05:00.000Z',
       claims: first.body.claims,
@@ -252,7 +254,9 @@ describe('requests the contract refuses', () => {
   });
   it('a body over 16 KiB: 413 payload_too_large', () =>
     refused(
-      { body: { user_id: newUser(), phone_number: '+15550100001', pad: 'x'.repeat(16 * 1024) } },
+      {
+        body: { user_id: newUser(), phone_number: ADA_LOVELACE.phone, pad: 'x'.repeat(16 * 1024) },
+      },
       413,
       'payload_too_large',
     ));
@@ -264,16 +268,16 @@ describe('requests the contract refuses', () => {
     ));
   it('bad JSON: 400 invalid_request', () =>
     refused(
-      { rawBody: '{"user_id": "sms|x", "phone_number": "+15550100001"' },
+      { rawBody: `{"user_id": "sms|x", "phone_number": "${ADA_LOVELACE.phone}"` },
       400,
       'invalid_request',
     ));
   it('a JSON array: 400 invalid_request', () => refused({ body: [1] }, 400, 'invalid_request'));
   it('no user_id: 400 invalid_request', () =>
-    refused({ body: { phone_number: '+15550100001' } }, 400, 'invalid_request'));
+    refused({ body: { phone_number: ADA_LOVELACE.phone } }, 400, 'invalid_request'));
   it('a user_id of 257 characters: 400 invalid_request', () =>
     refused(
-      { body: { user_id: 'x'.repeat(257), phone_number: '+15550100001' } },
+      { body: { user_id: 'x'.repeat(257), phone_number: ADA_LOVELACE.phone } },
       400,
       'invalid_request',
     ));
@@ -293,7 +297,7 @@ describe('requests the contract refuses', () => {
   it('a phone number that is not well-formed UTF-16: 400 invalid_request', () =>
     refused({ body: { user_id: newUser(), phone_number: '+1555\ud800' } }, 400, 'invalid_request'));
   it('a numeric user_id: 400 invalid_request', () =>
-    refused({ body: { user_id: 42, phone_number: '+15550100001' } }, 400, 'invalid_request'));
+    refused({ body: { user_id: 42, phone_number: ADA_LOVELACE.phone } }, 400, 'invalid_request'));
   it('force that is not a boolean: 400 invalid_request', () =>
     refused(ada(newUser(), { force: 'yes' }), 400, 'invalid_request'));
   it('no match key (phone by default): 400 invalid_request', () =>
@@ -364,7 +368,7 @@ describe('when DynamoDB is unavailable', () => {
     const down = h.instance(localDynamoDbClient('http://127.0.0.1:9'));
     const res = await down.invoke(ada(newUser()));
     expect(res.status).toBe(200);
-    expect(res.body.crm_id).toBe('C-1001');
+    expect(res.body.crm_id).toBe(ADA_LOVELACE.id);
   });
 
   it('a DynamoDB that accepts connections and never answers does not hold the login', async () => {
@@ -374,13 +378,11 @@ describe('when DynamoDB is unavailable', () => {
     try {
       const dynamodb = new DynamoDBClient({
         ...LOGIN_PATH_AWS_CLIENT_OPTIONS,
-        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
-        region: 'local',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        ...localAwsEndpoint(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`),
       });
       const res = await h.instance(dynamodb).invoke(ada(newUser()));
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ status: 'synced', crm_id: 'C-1001' });
+      expect(res.body).toMatchObject({ status: 'synced', crm_id: ADA_LOVELACE.id });
     } finally {
       silent.closeAllConnections();
       silent.close();

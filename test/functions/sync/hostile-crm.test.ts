@@ -1,22 +1,24 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
-import type { HostileBehaviour } from '#stand-ins/hostile-crm.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
+import { gzipBomb, type HostileBehaviour } from '#stand-ins/hostile-crm.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
 const MiB = 1024 * 1024;
-const ADA = { id: 'C-1001', name: 'Ada Lovelace' };
+const ADA = { id: ADA_LOVELACE.id, name: ADA_LOVELACE.name };
 let h: SyncHarness;
 let crm: HostileCrm;
 let elsewhere: HostileCrm;
 let userSeq = 0;
 const newUser = () => `sms|hostile-${++userSeq}`;
-const login = (userId: string) => ({ body: { user_id: userId, phone_number: '+15550100001' } });
+const login = (userId: string) => ({ body: { user_id: userId, phone_number: ADA_LOVELACE.phone } });
 
 beforeAll(async () => {
-  crm = await startHostileCrm({ kind: 'record', body: ADA });
-  elsewhere = await startHostileCrm({ kind: 'record', body: { id: 'C-EVIL', name: 'Mallory' } });
+  gzipBomb(300 * MiB); // built once here, not inside the lookup's deadline
+  crm = await startHostileCrm({ body: ADA });
+  elsewhere = await startHostileCrm({ body: { id: 'C-EVIL', name: 'Mallory' } });
   // The breaker is tested on its own below; here every hostile answer must reach the CRM.
   h = await startSyncHarness({ crmUrl: crm.url, env: { CRM_BREAKER_FAILURES: '0' } });
 });
@@ -25,7 +27,7 @@ afterAll(async () => {
   await crm.close();
   await elsewhere.close();
 });
-afterEach(() => crm.behave({ kind: 'record', body: ADA }));
+afterEach(() => crm.behave({ body: ADA }));
 
 const storedStatus = async (userId: string) => {
   const { Item } = await h.dynamodb.send(
@@ -78,7 +80,7 @@ describe('a hostile CRM at login', () => {
     h.clock.now += 24 * 3600 * 1000;
     crm.behave({ kind: 'redirect', status: 302, to: elsewhere.url });
     const res = await h.invoke(login(user));
-    expect(res.body).toMatchObject({ status: 'stale', crm_id: 'C-1001' });
+    expect(res.body).toMatchObject({ status: 'stale', crm_id: ADA_LOVELACE.id });
     h.clock.now -= 24 * 3600 * 1000;
   });
 });

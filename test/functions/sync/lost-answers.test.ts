@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN_PATH_AWS_CLIENT_OPTIONS } from '#functions/sync/aws-clients.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
+import { localAwsEndpoint } from '#stand-ins/local-aws-clients.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -30,12 +32,7 @@ function loseFirstAnswer(client: DynamoDBClient, commandName: string): () => num
 let h: SyncHarness;
 /** A client of the harness's DynamoDB configured as the sync Lambda's (two tries). */
 const clientWithRetries = () =>
-  new DynamoDBClient({
-    ...LOGIN_PATH_AWS_CLIENT_OPTIONS,
-    endpoint: h.dynamoEndpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  new DynamoDBClient({ ...LOGIN_PATH_AWS_CLIENT_OPTIONS, ...localAwsEndpoint(h.dynamoEndpoint) });
 
 beforeAll(async () => {
   h = await startSyncHarness();
@@ -48,28 +45,28 @@ describe('a DynamoDB write whose answer is lost, retried by the SDK', () => {
     const lost = loseFirstAnswer(client, 'UpdateItemCommand');
     const before = h.crm.requests.length;
     const res = await h.instance(client).invoke({
-      body: { user_id: 'sms|lost-lease', phone_number: '+15550100001' },
+      body: { user_id: 'sms|lost-lease', phone_number: ADA_LOVELACE.phone },
     });
     expect(lost()).toBe(1);
-    expect(res.body).toMatchObject({ status: 'synced', crm_id: 'C-1001' });
+    expect(res.body).toMatchObject({ status: 'synced', crm_id: ADA_LOVELACE.id });
     expect(h.crm.requests.length).toBe(before + 1);
     // Through the lease, not around a store fault: the stamp was written.
     const again = await h.invoke({
-      body: { user_id: 'sms|lost-lease', phone_number: '+15550100001' },
+      body: { user_id: 'sms|lost-lease', phone_number: ADA_LOVELACE.phone },
     });
     expect(again.body.status).toBe('cached');
   });
 
   it('the used-signature record: a first forced request is not taken for its own replay', async () => {
     const user = 'sms|lost-ledger';
-    await h.invoke({ body: { user_id: user, phone_number: '+15550100001' } });
+    await h.invoke({ body: { user_id: user, phone_number: ADA_LOVELACE.phone } });
     h.clock.now += 120_000;
     const client = clientWithRetries();
     const lost = loseFirstAnswer(client, 'PutItemCommand');
     const before = h.crm.requests.length;
     const { result, lines } = await captureLogLines(() =>
       h.instance(client).invoke({
-        body: { user_id: user, phone_number: '+15550100001', force: true },
+        body: { user_id: user, phone_number: ADA_LOVELACE.phone, force: true },
       }),
     );
     expect(lost()).toBe(1);

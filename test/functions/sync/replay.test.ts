@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADA_LOVELACE, GRACE_HOPPER } from '#stand-ins/demo-data.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
 import { type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
@@ -9,7 +10,7 @@ const START = Date.parse('2026-11-26T08:15:00.000Z');
 const seconds = () => Math.floor(h.clock.now / 1000);
 const asked = () => h.crm.requests.length;
 const forced = (userId: string, timestamp?: number) => ({
-  body: { user_id: userId, phone_number: '+15550100001', force: true },
+  body: { user_id: userId, phone_number: ADA_LOVELACE.phone, force: true },
   ...(timestamp === undefined ? {} : { timestamp }),
 });
 
@@ -71,9 +72,9 @@ describe('forced requests of one user, each signed anew', () => {
     await h.invoke(forced(user));
     h.clock.now += 1_000;
     const changed = await h.invoke({
-      body: { user_id: user, phone_number: '+15550100002', force: true },
+      body: { user_id: user, phone_number: GRACE_HOPPER.phone, force: true },
     });
-    expect(changed.body).toMatchObject({ status: 'synced', crm_id: 'C-1002' });
+    expect(changed.body).toMatchObject({ status: 'synced', crm_id: GRACE_HOPPER.id });
   });
 });
 
@@ -81,7 +82,7 @@ describe('forced requests while the CRM fails', () => {
   it("still ask it at most once a minute, and today's stamp answers the rest", async () => {
     h.clock.now = START;
     const user = newUser();
-    await h.invoke({ body: { user_id: user, phone_number: '+15550100001' } });
+    await h.invoke({ body: { user_id: user, phone_number: ADA_LOVELACE.phone } });
     h.clock.now += 120_000; // the day's stamp is two minutes old: a forced refresh is due
     h.crm.answer(() => ({ status: 500 }));
     const before = asked();

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ADA_LOVELACE, UNKNOWN_PHONE } from '#stand-ins/demo-data.ts';
 import { captureLogLines, type LogLine } from '#test/support/log-lines.ts';
 import {
   type InvokeOptions,
@@ -10,7 +11,7 @@ let h: SyncHarness;
 let limited: SyncHarness;
 let userSeq = 0;
 const newUser = () => `sms|logged-${++userSeq}`;
-const ada = (userId: string) => ({ body: { user_id: userId, phone_number: '+15550100001' } });
+const ada = (userId: string) => ({ body: { user_id: userId, phone_number: ADA_LOVELACE.phone } });
 const START = Date.parse('2026-11-26T08:15:00.000Z');
 
 beforeAll(async () => {
@@ -75,7 +76,7 @@ describe('every request ends in exactly one log line with its outcome code', () 
     await h.invoke(ada(user));
     const cached = await logged(ada(user));
     expect(expectOneLine(cached.requests, cached.res)).toMatchObject({ outcome: 'cached' });
-    const unknown = await logged({ body: { user_id: newUser(), phone_number: '+15550100404' } });
+    const unknown = await logged({ body: { user_id: newUser(), phone_number: UNKNOWN_PHONE } });
     expect(expectOneLine(unknown.requests, unknown.res)).toMatchObject({ outcome: 'not_found' });
   });
 
@@ -118,7 +119,7 @@ describe('every request ends in exactly one log line with its outcome code', () 
     // Not `not_found`: that is the sync status of a user the CRM does not know.
     [
       'an unknown route',
-      () => ({ path: '/v1/+15550100001', secret: null }),
+      () => ({ path: `/v1/${ADA_LOVELACE.phone}`, secret: null }),
       404,
       'route_not_found',
     ],

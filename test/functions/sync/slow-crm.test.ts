@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrmServer, startCrmServer } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { ADA, CONTACTS, type SyncHarness, startSyncHarness } from '#test/support/sync-harness.ts';
 
 let crm: CrmServer;
@@ -31,7 +32,7 @@ describe('a slow CRM that still answers within its timeout', () => {
   it('200 first logins of one user at once (as on npm start): one CRM call, all get its answer', async () => {
     // 2.2–2.4 s: inside CRM_TIMEOUT_MS, near its end, as a struggling CRM answers.
     crm.answer(() => ({ status: 200, body: ADA, delayMs: 2_200 + Math.random() * 200 }));
-    const body = { user_id: 'sms|slow-crm', phone_number: '+15550100001' };
+    const body = { user_id: 'sms|slow-crm', phone_number: ADA_LOVELACE.phone };
     const before = crm.requests.length;
     const results = await Promise.all(Array.from({ length: 200 }, () => h.invoke({ body })));
     expect(crm.requests.length - before).toBe(1);
@@ -54,7 +55,7 @@ describe('a CRM timeout longer than the default, inside a longer Action timeout'
   it('waiters on other instances wait as long as the Action does, and get the answer', async () => {
     crm.answer(() => ({ status: 200, body: ADA, delayMs: 3_500 }));
     const instances = [h.instance(), h.instance(), h.instance()];
-    const body = { user_id: 'sms|slow-crm-long', phone_number: '+15550100001' };
+    const body = { user_id: 'sms|slow-crm-long', phone_number: ADA_LOVELACE.phone };
     const before = crm.requests.length;
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => (instances[i % 3] as SyncHarness).invoke({ body })),

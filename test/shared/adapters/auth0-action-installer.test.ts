@@ -3,7 +3,7 @@ import {
   ActionInstaller,
   type ActionInstallSpec,
 } from '#shared/adapters/auth0-action-installer.ts';
-import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api.ts';
+import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 
 const CODE = 'exports.onExecutePostLogin = async () => {};\n';
 const spec = (over: Partial<ActionInstallSpec> = {}): ActionInstallSpec => ({

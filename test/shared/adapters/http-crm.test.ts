@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrmKeyReadTimeout, HttpCrm } from '#shared/adapters/http-crm.ts';
 import { CrmFailure } from '#shared/domain/ports.ts';
 import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
+import { gzipBomb } from '#stand-ins/hostile-crm.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
 
 const MiB = 1024 * 1024;
-const ada = { kind: 'phone', e164: '+15550100001' } as const;
+const ada = { kind: 'phone', e164: ADA_LOVELACE.phone } as const;
 const NOW = Date.parse('2026-11-26T08:15:00.000Z');
 let crm: HostileCrm;
 let elsewhere: HostileCrm;
@@ -29,9 +31,10 @@ async function failure(lookup: Promise<unknown>): Promise<CrmFailure> {
 }
 
 beforeAll(async () => {
+  gzipBomb(300 * MiB); // built once here, not inside the lookup's deadline
   crm = await startHostileCrm();
   // Another origin, that would happily answer with a record if it were ever asked.
-  elsewhere = await startHostileCrm({ kind: 'record', body: { id: 'C-EVIL', name: 'Mallory' } });
+  elsewhere = await startHostileCrm({ body: { id: 'C-EVIL', name: 'Mallory' } });
 });
 afterAll(async () => {
   await crm.close();
@@ -79,12 +82,14 @@ describe('a CRM that sends too much', () => {
 
   it('an answer of exactly the cap is read; one byte more is not', async () => {
     const record = (size: number) => {
-      const base = JSON.stringify({ id: 'C-1001', pad: '' });
-      return Buffer.from(JSON.stringify({ id: 'C-1001', pad: 'x'.repeat(size - base.length) }));
+      const base = JSON.stringify({ id: ADA_LOVELACE.id, pad: '' });
+      return Buffer.from(
+        JSON.stringify({ id: ADA_LOVELACE.id, pad: 'x'.repeat(size - base.length) }),
+      );
     };
     crm.behave({ kind: 'bytes', body: record(4_096) });
     await expect(client({ maxResponseBytes: 4_096 }).find(ada)).resolves.toMatchObject({
-      id: 'C-1001',
+      id: ADA_LOVELACE.id,
     });
     crm.behave({ kind: 'bytes', body: record(4_097) });
     expect((await failure(client({ maxResponseBytes: 4_096 }).find(ada))).reason).toBe('too_large');
@@ -113,21 +118,21 @@ describe('a CRM that is slow or malformed', () => {
 
 describe('a CRM that asks us to wait', () => {
   it('a 429 with Retry-After in seconds reports how long', async () => {
-    crm.behave({ kind: 'status', status: 429, headers: { 'retry-after': '120' } });
+    crm.behave({ status: 429, headers: { 'retry-after': '120' } });
     const error = await failure(client().find(ada));
     expect(error).toMatchObject({ reason: 'rate_limited', httpStatus: 429, retryAfterMs: 120_000 });
   });
 
   it('a 503 with Retry-After as an HTTP date reports how long', async () => {
     const at = new Date(NOW + 90_000).toUTCString();
-    crm.behave({ kind: 'status', status: 503, headers: { 'retry-after': at } });
+    crm.behave({ status: 503, headers: { 'retry-after': at } });
     const error = await failure(client().find(ada));
     expect(error).toMatchObject({ reason: 'http_status', httpStatus: 503, retryAfterMs: 90_000 });
   });
 
   it('a Retry-After that is garbage or in the past is ignored', async () => {
     for (const value of ['soon', '-5', new Date(NOW - 1_000).toUTCString()]) {
-      crm.behave({ kind: 'status', status: 429, headers: { 'retry-after': value } });
+      crm.behave({ status: 429, headers: { 'retry-after': value } });
       expect((await failure(client().find(ada))).retryAfterMs).toBeUndefined();
     }
   });
@@ -135,7 +140,7 @@ describe('a CRM that asks us to wait', () => {
 
 describe('the one deadline', () => {
   it('covers reading the API key: a slow Secrets Manager refresh ends the call in time', async () => {
-    crm.behave({ kind: 'record', body: { id: 'C-1001' } });
+    crm.behave({ body: { id: ADA_LOVELACE.id } });
     const slowKey = new HttpCrm({
       url: crm.url,
       apiKey: () => new Promise((resolve) => setTimeout(() => resolve('late-key'), 2_000)),

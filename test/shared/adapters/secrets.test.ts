@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSyncApi } from '#functions/sync/wiring.ts';
+import { buildSyncApi } from '#functions/sync/build.ts';
 import { CachedValue } from '#shared/adapters/cached-value.ts';
 import { secretReader } from '#shared/adapters/secrets-manager.ts';
 import { loadSyncServiceConfig } from '#shared/config.ts';
+import { lambdaContext } from '#stand-ins/api-gateway-events.ts';
 import { startCrmServer } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
 import { startSecretsManagerServer } from '#stand-ins/secrets-manager-server.ts';
 import { ensureStampTable } from '#stand-ins/stamp-table.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
-import { CONTACTS, context, event } from '#test/support/sync-harness.ts';
+import { CONTACTS, event } from '#test/support/sync-harness.ts';
 
 const SIGNING_ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:crm-sync/signing';
 const CRM_KEY_ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:crm-sync/crm-api-key';
@@ -91,8 +93,8 @@ describe('the deployed wiring (secrets by ARN)', () => {
     const call = async (secret: string, user: string) =>
       (
         await handler(
-          event({ body: { user_id: user, phone_number: '+15550100001' }, secret }, now),
-          context(),
+          event({ body: { user_id: user, phone_number: ADA_LOVELACE.phone }, secret }, now),
+          lambdaContext(),
         )
       ).statusCode;
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSyncRequest } from '#shared/domain/sync-request.ts';
+import { profileSyncRequest, readSyncRequest } from '#shared/domain/sync-request.ts';
 
 const phoneOnly = { matchKeys: ['phone'] as const };
 const either = { matchKeys: ['phone', 'email'] as const };
@@ -46,5 +46,22 @@ describe('reading a sync request', () => {
     [{ user_id: 'u', phone_number: '' }, 'invalid_phone_number'],
   ])('refuses %j with %s', (body, code) => {
     expect(() => readSyncRequest(body, phoneOnly)).toThrow(expect.objectContaining({ code }));
+  });
+});
+
+describe('the sync request of a profile (the backfill)', () => {
+  it.each([
+    ['no phone number', { user_id: 'sms|1' }],
+    ['an unreadable phone number', { user_id: 'sms|1', phone_number: 'call me' }],
+    ['only an email, on a phone-only deployment', { user_id: 'sms|1', email: 'ada@example.com' }],
+    ['an id no stamp may have', { user_id: '#signature#x', phone_number: '+15550100001' }],
+  ])('is undefined for %s: nothing the CRM could be asked with', (_, user) => {
+    expect(profileSyncRequest(user, phoneOnly)).toBeUndefined();
+  });
+
+  it('is what the API would read from the same fields, never forced', () => {
+    const user = { user_id: 'sms|1', phone_number: '+1 555 010 0001', email: 'ada@example.com' };
+    expect(profileSyncRequest(user, either)).toEqual(readSyncRequest(user, either));
+    expect(profileSyncRequest({ ...user, force: true } as typeof user, either)?.force).toBe(false);
   });
 });

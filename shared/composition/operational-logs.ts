@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { CircuitEvent } from '#shared/adapters/crm-circuit-breaker.ts';
-import type { AbsorbedFault } from '#shared/domain/sync.ts';
+import type { CircuitEvent } from '../adapters/crm-circuit-breaker.ts';
+import type { AbsorbedFault } from '../domain/sync.ts';
 import { embeddedMetrics } from './metrics.ts';
 
 /** Logs a fault the service absorbed by kind and error name only: never a value. */
