@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { CircuitBreakerPolicy } from './adapters/crm-circuit-breaker.ts';
 import { buildClaimMapping, type ClaimMapping, ClaimMappingError } from './domain/claims.ts';
+import { parseJsonObject } from './domain/json-object.ts';
 import { type CountryCode, isCountryCode } from './domain/phone.ts';
 import { parseSigningSecrets } from './domain/signature.ts';
 import { isValidTimeZone } from './domain/sync-day.ts';
@@ -270,14 +271,11 @@ function secretSetting(inline: string | undefined, secretId: string | undefined)
 
 function parseClaimMap(text: string | undefined): Record<string, string> | undefined {
   if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error('must be a JSON object such as {"crm_id":"id","name":"name"}');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error('must be a JSON object of claim name to CRM field path');
+  const parsed = parseJsonObject(text);
+  if (!parsed) {
+    throw new Error(
+      'must be a JSON object of claim name to CRM field path, such as {"crm_id":"id","name":"name"}',
+    );
   }
   for (const value of Object.values(parsed)) {
     if (typeof value !== 'string') throw new Error('every CRM field path must be a string');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ExportedUser, UserQueue } from '#shared/domain/backfill.ts';
+import type { ExportedUser, UserQueue } from '#shared/domain/ports.ts';
 import type { ReceivedMessage } from './sqs-events.ts';
 
 interface StoredMessage {

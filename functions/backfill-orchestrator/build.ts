@@ -4,7 +4,7 @@ import type { ManagementClient } from 'auth0';
 import { Auth0UserExport } from '#shared/adapters/auth0-users.ts';
 import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import type { BackfillConfig, StampReadConfig } from '#shared/config.ts';
-import type { UserQueue } from '#shared/domain/backfill.ts';
+import type { UserQueue } from '#shared/domain/ports.ts';
 import { createOrchestrator, type RunState, type Step } from './orchestrator.ts';
 
 export interface OrchestratorClients {

@@ -1,13 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Auth0UserExport } from '#shared/adapters/auth0-users.ts';
 import { embeddedMetrics } from '#shared/composition/metrics.ts';
-import {
-  type EnqueueProgress,
-  enqueueUsersToCheck,
-  type StampReader,
-  type UserQueue,
-} from '#shared/domain/backfill.ts';
+import { type EnqueueProgress, enqueueUsersToCheck } from '#shared/domain/backfill.ts';
 import type { ClaimMapping } from '#shared/domain/claims.ts';
+import type { StampReader, UserExport, UserQueue } from '#shared/domain/ports.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
 
 export type EnqueueTotals = Omit<EnqueueProgress, 'next' | 'done'>;
@@ -28,7 +23,7 @@ export interface RunState {
 export type Step = 'start' | 'status' | 'enqueue' | 'summary';
 
 export interface OrchestratorDependencies {
-  readonly export: () => Promise<Auth0UserExport>;
+  readonly export: () => Promise<UserExport>;
   readonly queue: UserQueue;
   readonly stamps: StampReader;
   /** The claim mapping: a stamp's basis depends on it, so a changed CLAIM_MAP looks again. */

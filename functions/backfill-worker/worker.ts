@@ -6,10 +6,10 @@ import {
   type BackfillCounts,
   type BackfillOutcome,
   type BackfillUserSync,
-  type ExportedUser,
   emptyCounts,
   RetryLater,
 } from '#shared/domain/backfill.ts';
+import type { ExportedUser } from '#shared/domain/ports.ts';
 
 export interface BackfillWorkerOptions {
   readonly clock?: (() => number) | undefined;

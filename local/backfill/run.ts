@@ -2,12 +2,11 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
   type BackfillCounts,
   type EnqueueProgress,
-  type ExportedUser,
   emptyCounts,
   enqueueUsersToCheck,
-  type StampReader,
 } from '#shared/domain/backfill.ts';
 import type { ClaimMapping } from '#shared/domain/claims.ts';
+import type { ExportedUser, StampReader } from '#shared/domain/ports.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
 import { sqsEvent } from '#stand-ins/sqs-events.ts';
 import type { MemoryQueue } from '#stand-ins/sqs-memory-queue.ts';

@@ -3,7 +3,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { type ManagementClient, ManagementError, ManagementTimeoutError } from 'auth0';
-import { type ExportedUser, type ProfileWriter, RetryLater } from '../domain/backfill.ts';
+import { RetryLater } from '../domain/backfill.ts';
+import type { ExportedUser, ExportStatus, ProfileWriter, UserExport } from '../domain/ports.ts';
 import type { CrmAppMetadata } from '../domain/sync-response.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { retryAfterMs } from './retry-after.ts';
@@ -16,11 +17,6 @@ export const EXPORT_FIELDS = [
   { name: 'app_metadata.crm', export_as: 'crm' },
 ];
 
-export type ExportStatus =
-  | { readonly state: 'running'; readonly percent?: number }
-  | { readonly state: 'completed'; readonly location: string }
-  | { readonly state: 'failed'; readonly reason: string };
-
 /** A line longer than this is no user of ours: the file is broken, not worth buffering. */
 const MAX_LINE_CHARS = 1024 * 1024;
 
@@ -28,7 +24,7 @@ const MAX_LINE_CHARS = 1024 * 1024;
  * The tenant, enumerated through a user export job (POST /jobs/users-exports): the users search
  * stops at 1,000 results, an export does not. The file is streamed, never held in memory.
  */
-export class Auth0UserExport {
+export class Auth0UserExport implements UserExport {
   constructor(
     private readonly client: ManagementClient,
     private readonly download: typeof fetch = fetch,

@@ -8,13 +8,13 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { StampReader } from '../domain/backfill.ts';
 import type { ClaimFields } from '../domain/claims.ts';
 import type {
   LeaseAttempt,
   LeaseRequest,
   SignatureLedger,
   StampEntry,
+  StampReader,
   StampStore,
   SyncStamp,
 } from '../domain/ports.ts';

@@ -1,3 +1,4 @@
+import { parseJsonObject } from '../domain/json-object.ts';
 import { CrmFailure, type CrmLookup } from '../domain/ports.ts';
 import type { MatchKey } from '../domain/sync-request.ts';
 import { retryAfterMs } from './retry-after.ts';
@@ -84,16 +85,9 @@ export class HttpCrm implements CrmLookup {
     const declared = Number(response.headers.get('content-length'));
     if (declared > this.options.maxResponseBytes) throw new CrmFailure('too_large');
     const text = await readCapped(response, this.options.maxResponseBytes, signal);
-    let record: unknown;
-    try {
-      record = JSON.parse(text);
-    } catch {
-      throw new CrmFailure('invalid_response');
-    }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-      throw new CrmFailure('invalid_response');
-    }
-    return record as Record<string, unknown>;
+    const record = parseJsonObject(text);
+    if (!record) throw new CrmFailure('invalid_response');
+    return record;
   }
 }
 

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ExportedUser, UserQueue } from '../domain/backfill.ts';
+import type { ExportedUser, UserQueue } from '../domain/ports.ts';
 
 const ATTEMPTS = 3;
 

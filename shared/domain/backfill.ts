@@ -1,24 +1,10 @@
 import type { ClaimFields, ClaimMapping } from './claims.ts';
 import { SyncApiError } from './errors.ts';
-import type { SyncStamp } from './ports.ts';
+import type { ExportedUser, ProfileWriter, StampReader, SyncStamp, UserQueue } from './ports.ts';
 import { stampBasis } from './stamp-basis.ts';
 import type { SyncService } from './sync.ts';
 import { profileSyncRequest, type RequestPolicy } from './sync-request.ts';
-import { type CrmAppMetadata, toSyncResponse } from './sync-response.ts';
-
-/** One user as the tenant export lists them (fields: user_id, phone_number, email, app_metadata.crm). */
-export interface ExportedUser {
-  readonly user_id: string;
-  readonly phone_number?: string | undefined;
-  readonly email?: string | undefined;
-  /** The user's current `app_metadata.crm`, as exported: the backfill never reads a user again. */
-  readonly crm?: unknown;
-}
-
-/** Writes `app_metadata.crm` of one user (the Management API's PATCH /users/{id}). */
-export interface ProfileWriter {
-  writeCrmMetadata(userId: string, metadata: CrmAppMetadata): Promise<void>;
-}
+import { toSyncResponse } from './sync-response.ts';
 
 /** The user must be tried again later (a 429, the CRM down); the message is not lost. */
 export class RetryLater extends Error {
@@ -129,16 +115,6 @@ export class BackfillUserSync {
     if (metadata.id === null) return 'not_found';
     return changed ? 'changed' : 'unchanged';
   }
-}
-
-/** Where users to check go: SQS in AWS, memory locally. A call carries at most 10 users. */
-export interface UserQueue {
-  send(users: readonly ExportedUser[]): Promise<void>;
-}
-
-/** Stamps of many users at once (DynamoDB BatchGetItem). */
-export interface StampReader {
-  getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>>;
 }
 
 export interface EnqueueProgress {

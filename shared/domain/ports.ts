@@ -1,5 +1,6 @@
 import type { ClaimFields } from './claims.ts';
 import type { MatchKey } from './sync-request.ts';
+import type { CrmAppMetadata } from './sync-response.ts';
 
 /**
  * Why a CRM lookup failed. Never carries what the CRM sent.
@@ -96,4 +97,45 @@ export interface StampStore {
 export interface SignatureLedger {
   /** True the first time `signatureId` is seen; false for a replay. Atomic. */
   firstUse(signatureId: string, rememberUntil: number): Promise<boolean>;
+}
+
+// --- the backfill's ports -------------------------------------------------------------------
+
+/** One user as the tenant export lists them (fields: user_id, phone_number, email, app_metadata.crm). */
+export interface ExportedUser {
+  readonly user_id: string;
+  readonly phone_number?: string | undefined;
+  readonly email?: string | undefined;
+  /** The user's current `app_metadata.crm`, as exported: the backfill never reads a user again. */
+  readonly crm?: unknown;
+}
+
+/** Where a user export job stands. */
+export type ExportStatus =
+  | { readonly state: 'running'; readonly percent?: number }
+  | { readonly state: 'completed'; readonly location: string }
+  | { readonly state: 'failed'; readonly reason: string };
+
+/** The tenant's users, enumerated by an export job (Auth0's POST /jobs/users-exports). */
+export interface UserExport {
+  /** Starts an export job; its id. */
+  start(connectionId?: string): Promise<string>;
+  status(jobId: string): Promise<ExportStatus>;
+  /** The exported users from the file at `location`, streamed, one at a time. */
+  users(location: string): AsyncIterable<ExportedUser>;
+}
+
+/** Writes `app_metadata.crm` of one user (the Management API's PATCH /users/{id}). */
+export interface ProfileWriter {
+  writeCrmMetadata(userId: string, metadata: CrmAppMetadata): Promise<void>;
+}
+
+/** Where users to check go: SQS in AWS, memory locally. A call carries at most 10 users. */
+export interface UserQueue {
+  send(users: readonly ExportedUser[]): Promise<void>;
+}
+
+/** Stamps of many users at once (DynamoDB BatchGetItem). */
+export interface StampReader {
+  getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>>;
 }

@@ -3,7 +3,7 @@ import { buildOrchestrator } from '#functions/backfill-orchestrator/build.ts';
 import type { RunState, Step } from '#functions/backfill-orchestrator/orchestrator.ts';
 import { seededUserId, seedSyncedTenant } from '#local/backfill/seeded-tenant.ts';
 import { loadStampReadConfig } from '#shared/config.ts';
-import type { ExportedUser, UserQueue } from '#shared/domain/backfill.ts';
+import type { ExportedUser, UserQueue } from '#shared/domain/ports.ts';
 import { firstDeliveryEvent } from '#stand-ins/sqs-events.ts';
 import { useBackfillEnvironment } from '#test/support/backfill-env.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';

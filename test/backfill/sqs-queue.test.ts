@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqsUserQueue } from '#shared/adapters/sqs-queue.ts';
-import type { ExportedUser } from '#shared/domain/backfill.ts';
+import type { ExportedUser } from '#shared/domain/ports.ts';
 import { generatedPhone } from '#stand-ins/demo-data.ts';
 import { startSqsServer } from '#stand-ins/sqs-server.ts';
 

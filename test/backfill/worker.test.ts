@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededCrmMetadata, seededUser } from '#local/backfill/seeded-tenant.ts';
-import type { ExportedUser } from '#shared/domain/backfill.ts';
+import type { ExportedUser } from '#shared/domain/ports.ts';
 import { endOfSyncDay } from '#shared/domain/sync-day.ts';
 import type { CrmRequest } from '#stand-ins/crm-server.ts';
 import { generatedIndexOf, generatedPhone } from '#stand-ins/demo-data.ts';
