@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ExportedUser, UserQueue } from '#shared/domain/ports.ts';
+import { BACKFILL_MAX_RECEIVES } from '#shared/names.ts';
 import type { ReceivedMessage } from './sqs-events.ts';
 
 interface StoredMessage {
@@ -32,18 +33,20 @@ export class MemoryQueue implements UserQueue {
   readonly capacity: number;
   /** Users sent so far. */
   sent = 0;
+  private closed = false;
 
   constructor(options: { maxReceives?: number; capacity?: number } = {}) {
-    this.maxReceives = options.maxReceives ?? 5;
+    this.maxReceives = options.maxReceives ?? BACKFILL_MAX_RECEIVES;
     this.capacity = options.capacity ?? 2_000;
   }
 
   /** SendMessageBatch: at most 10 messages, each user as its JSON body. */
   async send(users: readonly ExportedUser[]): Promise<void> {
     if (users.length > 10) throw new Error('SQS batches hold at most 10 messages');
-    while (this.depth + this.inFlight.size >= this.capacity) {
+    while (!this.closed && this.depth + this.inFlight.size >= this.capacity) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
+    if (this.closed) throw new Error('the queue is closed: the run was stopped');
     const now = Date.now();
     for (const user of users) {
       this.ready.push({
@@ -120,6 +123,13 @@ export class MemoryQueue implements UserQueue {
       }
       this.messageWaiters.push(done);
     });
+  }
+
+  /** Refuses further sends and wakes everyone waiting: the run is stopping. */
+  close(): void {
+    this.closed = true;
+    this.wake(this.roomWaiters);
+    this.wake(this.messageWaiters);
   }
 
   /** Messages waiting, visible or not (in flight excluded). */

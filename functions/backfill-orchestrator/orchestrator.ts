@@ -1,11 +1,16 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { embeddedMetrics } from '#shared/composition/metrics.ts';
-import { type EnqueueProgress, enqueueUsersToCheck } from '#shared/domain/backfill.ts';
+import {
+  addEnqueueCounts,
+  type EnqueueCounts,
+  enqueueUsersToCheck,
+  noEnqueueCounts,
+} from '#shared/domain/backfill.ts';
 import type { ClaimMapping } from '#shared/domain/claims.ts';
 import type { StampReader, UserExport, UserQueue } from '#shared/domain/ports.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
 
-export type EnqueueTotals = Omit<EnqueueProgress, 'next' | 'done'>;
+export type EnqueueTotals = EnqueueCounts;
 
 /** The backfill's state between Step Functions steps: all it needs to resume. */
 export interface RunState {
@@ -39,13 +44,7 @@ export interface OrchestratorDependencies {
   readonly clock?: () => number;
 }
 
-const zero: EnqueueTotals = {
-  exported: 0,
-  freshInProfile: 0,
-  settledToday: 0,
-  skipped: 0,
-  enqueued: 0,
-};
+const zero: EnqueueTotals = noEnqueueCounts();
 
 /**
  * The steps the state machine runs: start the export job, poll it, stream it into the queue in
@@ -92,13 +91,8 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
           shouldStop: () => deps.remainingMs() < margin,
         });
         const before = state.totals ?? zero;
-        const totals: EnqueueTotals = {
-          exported: before.exported + progress.exported,
-          freshInProfile: before.freshInProfile + progress.freshInProfile,
-          settledToday: before.settledToday + progress.settledToday,
-          skipped: before.skipped + progress.skipped,
-          enqueued: before.enqueued + progress.enqueued,
-        };
+        // Summed with `?? 0`: a run whose state was saved by a version without a newer count.
+        const totals = addEnqueueCounts(before, progress);
         return {
           ...state,
           next: progress.next,
@@ -108,7 +102,8 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
         };
       }
       case 'summary': {
-        const totals = state.totals ?? zero;
+        // Through addEnqueueCounts: totals saved by an older version may lack a newer count.
+        const totals = addEnqueueCounts(state.totals ?? {}, zero);
         const seconds = Math.max(1, (clock() - (state.startedAt ?? clock())) / 1000);
         // One line per run: the workers' per-user outcomes are in their batch lines (metrics).
         deps.logger.info('backfill run', {
@@ -122,6 +117,7 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
           settled_today: totals.settledToday,
           skipped: totals.skipped,
           enqueued: totals.enqueued,
+          stamps_unread: totals.stampsUnread,
           ...embeddedMetrics(
             {},
             {
@@ -130,6 +126,7 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
               BackfillSettledToday: { value: totals.settledToday, unit: 'Count' },
               BackfillSkippedNoKey: { value: totals.skipped, unit: 'Count' },
               BackfillEnqueued: { value: totals.enqueued, unit: 'Count' },
+              BackfillStampsUnread: { value: totals.stampsUnread, unit: 'Count' },
               BackfillRunDuration: { value: Math.round(seconds * 1000), unit: 'Milliseconds' },
               BackfillExportedPerSecond: {
                 value: Math.round((totals.exported / seconds) * 10) / 10,

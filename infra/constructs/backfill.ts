@@ -19,6 +19,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { BACKFILL_MAX_RECEIVES } from '#shared/names.ts';
 import type { StackConfig } from '../config.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
@@ -30,9 +31,6 @@ export interface BackfillProps {
   readonly secrets: ServiceSecrets;
   readonly logRetention: RetentionDays;
 }
-
-// A user whose message failed this often (CRM or Auth0 down for hours) lands in the DLQ.
-const MAX_RECEIVES = 8;
 
 /**
  * The scheduled backfill: EventBridge Scheduler starts a Step Functions run that exports the
@@ -65,7 +63,8 @@ export class Backfill extends Construct {
       // Longer than a worker batch can take, so a user is never handled twice at once.
       visibilityTimeout: Duration.minutes(3),
       retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVES },
+      // A user whose message failed this often (CRM or Auth0 down for hours) lands in the DLQ.
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: BACKFILL_MAX_RECEIVES },
     });
 
     const auth0Environment = {

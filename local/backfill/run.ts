@@ -4,6 +4,7 @@ import {
   type EnqueueProgress,
   emptyCounts,
   enqueueUsersToCheck,
+  noEnqueueCounts,
 } from '#shared/domain/backfill.ts';
 import type { ClaimMapping } from '#shared/domain/claims.ts';
 import type { ExportedUser, StampReader } from '#shared/domain/ports.ts';
@@ -34,7 +35,11 @@ export interface LocalBackfillRun {
   /** Batch item failures that came back (a 429, a 5xx, the CRM down) and were tried again. */
   readonly retries: number;
   readonly deadLettered: number;
-  /** True when the run was told to stop before the queue drained (Ctrl-C). */
+  /**
+   * True when the run was told to stop before the queue drained (Ctrl-C). Its `progress.next`
+   * is then no resume point (users below it may still have been in the queue): a new run starts
+   * from the top, and today's stamps settle the users this one finished.
+   */
   readonly interrupted: boolean;
 }
 
@@ -80,6 +85,13 @@ export async function runBackfill(
   },
 ): Promise<LocalBackfillRun> {
   const { queue, signal } = options;
+  // Stops the pollers and the export: on Ctrl-C, or when a poller fails (the others must not go
+  // on calling a worker whose stack is being closed). Closing the queue releases a waiting send.
+  const halt = new AbortController();
+  const stopped = () => halt.signal.aborted;
+  halt.signal.addEventListener('abort', () => queue.close(), { once: true });
+  if (signal?.aborted) halt.abort();
+  signal?.addEventListener('abort', () => halt.abort(), { once: true });
   const started = performance.now();
   const counts = emptyCounts();
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 1_000;
@@ -118,8 +130,8 @@ export async function runBackfill(
     startAt: options.startAt ?? 0,
     shouldStop: (progress) => {
       latest = progress;
+      if (stopped()) return true;
       options.onProgress?.(snapshot());
-      if (signal?.aborted) return true;
       return options.stopAfter !== undefined && progress.exported >= options.stopAfter;
     },
   })
@@ -132,7 +144,7 @@ export async function runBackfill(
     });
 
   const poll = async () => {
-    while (!signal?.aborted) {
+    while (!stopped()) {
       const batch = queue.receive(Date.now(), BATCH_SIZE);
       if (batch.length === 0) {
         if (!enqueuing && queue.drained) return;
@@ -163,22 +175,30 @@ export async function runBackfill(
       options.onProgress?.(snapshot());
     }
   };
-  // On abort the pollers finish the batch in hand; a send waiting for room in the queue would
-  // wait forever, so the run reports where the export stood instead of waiting for it.
-  const abandoned = new Promise<'aborted'>((resolve) => {
-    if (signal?.aborted) resolve('aborted');
-    signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
+  const polling = async () => {
+    try {
+      await poll();
+    } catch (error) {
+      halt.abort();
+      throw error;
+    }
+  };
   try {
-    const pollers = Promise.all(Array.from({ length: Math.max(1, options.workers) }, poll));
-    const enqueued = Promise.race([enqueue, abandoned]);
+    // On a halt the pollers finish the batch in hand and the export stops at its next chunk (or
+    // at once, if it waits for room in the queue): nothing keeps running after the run returns.
+    const [enqueued, polled] = await Promise.allSettled([
+      enqueue,
+      Promise.all(Array.from({ length: Math.max(1, options.workers) }, polling)),
+    ]);
+    if (polled.status === 'rejected') throw polled.reason;
+    const interrupted = signal?.aborted === true;
     // An enqueue failure (the download broke, DynamoDB down) fails the run once the workers have
     // drained what was queued: nothing queued is dropped on the floor.
-    const [export_, polled] = await Promise.allSettled([enqueued, pollers]);
-    if (polled.status === 'rejected') throw polled.reason;
-    if (export_.status === 'rejected') throw export_.reason;
+    if (enqueued.status === 'rejected' && !interrupted) throw enqueued.reason;
     const progress =
-      export_.value === 'aborted' ? { ...emptyProgress(), ...latest, done: false } : export_.value;
+      enqueued.status === 'fulfilled' && !interrupted
+        ? enqueued.value
+        : { next: 0, ...noEnqueueCounts(), ...latest, done: false };
     const seconds = (performance.now() - started) / 1000;
     return {
       progress,
@@ -187,16 +207,11 @@ export async function runBackfill(
       usersPerSecond: counts.checked / seconds,
       retries,
       deadLettered,
-      interrupted: signal?.aborted === true,
+      interrupted,
     };
   } finally {
     unsubscribe();
   }
-}
-
-function emptyProgress(): EnqueueProgress {
-  const none = { exported: 0, freshInProfile: 0, settledToday: 0, skipped: 0, enqueued: 0 };
-  return { next: 0, done: false, ...none };
 }
 
 /** Users this run is done with: checked (dead-lettered excluded) or passed over by the export. */
@@ -216,13 +231,14 @@ export function runSummary(run: LocalBackfillRun): Record<string, number | boole
   const { progress, counts } = run;
   return {
     exported: progress.exported,
-    next: progress.next,
+    ...(run.interrupted ? {} : { next: progress.next }),
     done: progress.done,
     interrupted: run.interrupted,
     fresh_in_profile: progress.freshInProfile,
     settled_today: progress.settledToday,
     skipped: progress.skipped + counts.skipped,
     enqueued: progress.enqueued,
+    stamps_unread: progress.stampsUnread,
     checked: counts.checked,
     changed: counts.changed,
     unchanged: counts.unchanged,

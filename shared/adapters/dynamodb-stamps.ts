@@ -13,6 +13,7 @@ import type {
   LeaseAttempt,
   LeaseRequest,
   SignatureLedger,
+  StampBatch,
   StampEntry,
   StampReader,
   StampStore,
@@ -31,14 +32,6 @@ export interface DynamoDbStampStoreOptions {
 /** Reads of a BatchGetItem's unprocessed keys: the first and this many retries in all. */
 const BATCH_GET_ATTEMPTS = 8;
 const BATCH_GET_BASE_DELAY_MS = 50;
-
-/** Some stamps could not be read even after the retries: the caller must not guess. */
-export class UnreadStamps extends Error {
-  constructor(readonly count: number) {
-    super(`${count} stamps stayed unprocessed after ${BATCH_GET_ATTEMPTS} BatchGetItem attempts`);
-    this.name = 'UnreadStamps';
-  }
-}
 
 /** Partition keys of used signatures; user ids never start with `#` (sync-request.ts). */
 export const SIGNATURE_KEY_PREFIX = '#signature#';
@@ -115,22 +108,20 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
     }
   }
 
-  /** Stamps of up to 100 users in one BatchGetItem (and its unprocessed-keys retries). */
   /**
-   * DynamoDB may answer part of a BatchGetItem and hand back the rest as UnprocessedKeys (a
-   * throttled partition, the 16 MB response cap). Those are asked again with exponential
-   * backoff, as AWS advises; keys still unread after the last attempt fail the call, since a
-   * missing stamp would otherwise read as "no stamp" and the caller could not tell.
+   * Stamps of up to 100 users in one BatchGetItem. DynamoDB may answer part of it and hand back
+   * the rest as UnprocessedKeys (a throttled partition, the 16 MB response cap); those are asked
+   * again with exponential backoff, as AWS advises. Keys still unprocessed after the last
+   * attempt are returned as `unread`, never passed off as "no stamp".
    * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
    */
-  async getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>> {
+  async getMany(userIds: readonly string[]): Promise<StampBatch> {
     const stamps = new Map<string, SyncStamp>();
     let keys: Array<Record<string, AttributeValue>> = [...new Set(userIds)].map((id) => ({
       user_id: { S: id },
     }));
-    for (let attempt = 0; keys.length > 0; attempt++) {
+    for (let attempt = 0; keys.length > 0 && attempt < BATCH_GET_ATTEMPTS; attempt++) {
       if (attempt > 0) {
-        if (attempt >= BATCH_GET_ATTEMPTS) throw new UnreadStamps(keys.length);
         // Full jitter: 0 to 50 ms, 100 ms, 200 ms, ... so retrying readers do not move together.
         await this.sleep(Math.random() * BATCH_GET_BASE_DELAY_MS * 2 ** (attempt - 1));
       }
@@ -144,7 +135,8 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
       }
       keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
-    return stamps;
+    const unread = keys.flatMap((key) => (key.user_id?.S === undefined ? [] : [key.user_id.S]));
+    return { stamps, unread };
   }
 
   async put(stamp: SyncStamp): Promise<void> {

@@ -126,6 +126,30 @@ export interface EnqueueProgress {
   readonly settledToday: number;
   readonly skipped: number;
   readonly enqueued: number;
+  /** Users queued because DynamoDB left their stamp unread (throttling): extra work, not loss. */
+  readonly stampsUnread: number;
+}
+
+/** What an enqueue pass counted: its progress without the position. */
+export type EnqueueCounts = {
+  -readonly [K in Exclude<keyof EnqueueProgress, 'next' | 'done'>]: number;
+};
+
+export const noEnqueueCounts = (): EnqueueCounts => ({
+  exported: 0,
+  freshInProfile: 0,
+  settledToday: 0,
+  skipped: 0,
+  enqueued: 0,
+  stampsUnread: 0,
+});
+
+/** The sum of two passes' counts (a run's invocations; `?? 0` for state saved before a field). */
+export function addEnqueueCounts(a: Partial<EnqueueCounts>, b: EnqueueCounts): EnqueueCounts {
+  const sum = noEnqueueCounts();
+  for (const key of Object.keys(sum) as Array<keyof EnqueueCounts>)
+    sum[key] = (a[key] ?? 0) + b[key];
+  return sum;
 }
 
 const CHUNK = 100;
@@ -153,7 +177,7 @@ export async function enqueueUsersToCheck(
     readonly sendConcurrency?: number;
   },
 ): Promise<EnqueueProgress> {
-  const progress = { exported: 0, freshInProfile: 0, settledToday: 0, skipped: 0, enqueued: 0 };
+  const progress = noEnqueueCounts();
   let index = 0;
   let chunk: ExportedUser[] = [];
   const flush = async () => {
@@ -167,9 +191,11 @@ export async function enqueueUsersToCheck(
       if (request) candidates.push({ user, basis: stampBasis(request.matchKey, deps.mapping) });
       else progress.skipped++;
     }
-    const stamps = candidates.length
+    const { stamps, unread } = candidates.length
       ? await deps.stamps.getMany(candidates.map((c) => c.user.user_id))
-      : new Map<string, SyncStamp>();
+      : { stamps: new Map<string, SyncStamp>(), unread: [] };
+    // An unread stamp settles nobody: the user is queued, and the worker reads it again.
+    progress.stampsUnread += unread.length;
     const toQueue = candidates
       .filter(({ user, basis }) => {
         const settled = isSettledByStamp(

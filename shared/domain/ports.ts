@@ -135,7 +135,14 @@ export interface UserQueue {
   send(users: readonly ExportedUser[]): Promise<void>;
 }
 
+/** What a batch read found: the stamps, and the users whose stamp could not be read at all. */
+export interface StampBatch {
+  readonly stamps: ReadonlyMap<string, SyncStamp>;
+  /** Still unprocessed after the retries (DynamoDB throttling): unknown, not "no stamp". */
+  readonly unread: readonly string[];
+}
+
 /** Stamps of many users at once (DynamoDB BatchGetItem). */
 export interface StampReader {
-  getMany(userIds: readonly string[]): Promise<Map<string, SyncStamp>>;
+  getMany(userIds: readonly string[]): Promise<StampBatch>;
 }

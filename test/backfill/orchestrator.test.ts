@@ -7,6 +7,7 @@ import type { ExportedUser, UserQueue } from '#shared/domain/ports.ts';
 import { firstDeliveryEvent } from '#stand-ins/sqs-events.ts';
 import { useBackfillEnvironment } from '#test/support/backfill-env.ts';
 import { captureLogLines } from '#test/support/log-lines.ts';
+import { holdBackBatchGet } from '#test/support/partial-batch-get.ts';
 
 /**
  * The Step Functions steps (functions/backfill-orchestrator/orchestrator.ts): start the export,
@@ -137,5 +138,36 @@ describe('backfill orchestrator steps', () => {
     await expect(orchestrate({ step: 'enqueue', state }, remainingMs)).rejects.toThrow(
       /not complete/,
     );
+  });
+
+  it('a throttled BatchGetItem: users whose stamp stayed unread are queued and counted, none is passed over', async () => {
+    const users = 200;
+    seedSyncedTenant(env.api, { users, changedShare: 0, namespace: env.stack.namespace });
+    // A first run today settles everyone: the next export would queue nobody.
+    const first = await env.stack.run({ location: await env.stack.exportTenant(), workers: 4 });
+    expect(first.counts).toMatchObject({ checked: users, unchanged: users });
+    // Now DynamoDB answers one stamp per BatchGetItem, however often it is asked.
+    holdBackBatchGet(env.stack.dynamodb, env.stack.config.tableName, { answers: 1e6, keep: 1 });
+
+    const queue = memoryQueue();
+    const orchestrate = orchestrator(queue);
+    const remainingMs = () => 600_000;
+    let state = await orchestrate({ step: 'start', state: {} }, remainingMs);
+    while (state.exportState !== 'completed')
+      state = await orchestrate({ step: 'status', state }, remainingMs);
+    state = await orchestrate({ step: 'enqueue', state }, remainingMs);
+
+    const totals = state.totals;
+    expect(totals?.stampsUnread).toBeGreaterThan(0);
+    expect((totals?.stampsUnread ?? 0) + (totals?.settledToday ?? 0)).toBe(users);
+    // The unread ones are checked again by the worker (their stamp answers it: no CRM call).
+    expect(queue.batches.flat()).toHaveLength(totals?.stampsUnread ?? -1);
+    const { lines } = await captureLogLines(() =>
+      orchestrate({ step: 'summary', state }, remainingMs),
+    );
+    expect(lines.find((l) => l.message === 'backfill run')).toMatchObject({
+      stamps_unread: totals?.stampsUnread,
+      BackfillStampsUnread: totals?.stampsUnread,
+    });
   });
 });
