@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { embeddedMetrics } from '#shared/composition/metrics.ts';
+import { embeddedMetrics, enqueueMetrics } from '#shared/composition/metrics.ts';
 import {
   addEnqueueCounts,
   type EnqueueCounts,
@@ -121,12 +121,7 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
           ...embeddedMetrics(
             {},
             {
-              BackfillExported: { value: totals.exported, unit: 'Count' },
-              BackfillFreshInProfile: { value: totals.freshInProfile, unit: 'Count' },
-              BackfillSettledToday: { value: totals.settledToday, unit: 'Count' },
-              BackfillSkippedNoKey: { value: totals.skipped, unit: 'Count' },
-              BackfillEnqueued: { value: totals.enqueued, unit: 'Count' },
-              BackfillStampsUnread: { value: totals.stampsUnread, unit: 'Count' },
+              ...enqueueMetrics(totals),
               BackfillRunDuration: { value: Math.round(seconds * 1000), unit: 'Milliseconds' },
               BackfillExportedPerSecond: {
                 value: Math.round((totals.exported / seconds) * 10) / 10,

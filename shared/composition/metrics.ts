@@ -1,4 +1,4 @@
-import type { BackfillCounts } from '../domain/backfill.ts';
+import type { BackfillCounts, EnqueueCounts } from '../domain/backfill.ts';
 import { METRICS_NAMESPACE } from '../names.ts';
 
 export type MetricValue = { value: number; unit: 'Count' | 'Milliseconds' | 'Count/Second' };
@@ -36,5 +36,17 @@ export function outcomeMetrics(counts: BackfillCounts): Record<string, MetricVal
     BackfillNotFound: { value: counts.notFound, unit: 'Count' },
     BackfillSkipped: { value: counts.skipped, unit: 'Count' },
     BackfillFailed: { value: counts.failed, unit: 'Count' },
+  };
+}
+
+/** What the orchestrator's enqueue passes counted, as metrics of the run's summary line. */
+export function enqueueMetrics(totals: EnqueueCounts): Record<string, MetricValue> {
+  return {
+    BackfillExported: { value: totals.exported, unit: 'Count' },
+    BackfillFreshInProfile: { value: totals.freshInProfile, unit: 'Count' },
+    BackfillSettledToday: { value: totals.settledToday, unit: 'Count' },
+    BackfillSkippedNoKey: { value: totals.skipped, unit: 'Count' },
+    BackfillEnqueued: { value: totals.enqueued, unit: 'Count' },
+    BackfillStampsUnread: { value: totals.stampsUnread, unit: 'Count' },
   };
 }
