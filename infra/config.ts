@@ -47,6 +47,10 @@ const schema = z.object({
   actionName: z._default(z.string(), 'auth0-crm-sync'),
   actionPosition: z._default(z.string().check(z.regex(/^(first|last|\d+)$/)), 'last'),
   failMode: z._default(z.enum(['open', 'closed']), 'open'),
+  /** The Action's ACCESS_TOKEN_CLAIMS: the claims on the access token too. */
+  accessTokenClaims: z._default(z.boolean(), false),
+  /** The Action's METADATA_WRITES: `on_change` (a profile write only when the CRM data changed) or `daily`. */
+  actionMetadataWrites: z._default(z.enum(['on_change', 'daily']), 'on_change'),
   alarmEmail: z.optional(z.email()),
   logRetentionDays: z._default(
     z.coerce.number().check(z.refine((d) => [7, 14, 30, 60, 90, 180, 365, 731].includes(d))),

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ManagementClient } from 'auth0';
-import { Auth0UserExport } from '#shared/adapters/auth0-users.ts';
+import { Auth0UserExport } from '#shared/adapters/auth0-user-export.ts';
 import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import type { BackfillConfig, StampReadConfig } from '#shared/config.ts';
 import type { UserQueue } from '#shared/domain/ports.ts';

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ManagementClient } from 'auth0';
-import { Auth0ProfileWriter } from '#shared/adapters/auth0-users.ts';
+import { Auth0ProfileWriter } from '#shared/adapters/auth0-profile-writer.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
 import {
   buildSyncService,

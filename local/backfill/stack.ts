@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { buildBackfillWorker } from '#functions/backfill-worker/build.ts';
-import { Auth0UserExport } from '#shared/adapters/auth0-users.ts';
+import { Auth0UserExport } from '#shared/adapters/auth0-user-export.ts';
 import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
 import { loadSyncServiceConfig, type SyncServiceConfig } from '#shared/config.ts';
