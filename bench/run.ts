@@ -2,12 +2,14 @@ import { benchAction } from './action.ts';
 import { benchBackfill } from './backfill.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchHostileCrm } from './hostile-crm.ts';
+import { benchLoginWrites } from './login-writes.ts';
+import { benchSlowTenant } from './slow-tenant.ts';
 import { seconds } from './stats.ts';
 import { benchSyncHandler } from './sync-handler.ts';
 
 /**
  * `npm run bench`: prints figures; nothing here asserts on time.
- * `--quick` for a smoke run, `--only=sync,hostile,action,cold,backfill` to pick sections,
+ * `--quick` for a smoke run, `--only=sync,hostile,action,writes,cold,backfill,tenant` to pick sections,
  * `--backfill-users=100000` for the backfill's size (default 20,000; 2,000 with --quick).
  */
 async function main(): Promise<void> {
@@ -41,10 +43,16 @@ async function main(): Promise<void> {
   if (wanted('action')) {
     lines.push('', ...(await section('action', () => benchAction(quick ? 100 : 500))));
   }
+  if (wanted('writes')) {
+    lines.push('', ...(await section('writes', () => benchLoginWrites(quick ? 50 : 250))));
+  }
   if (wanted('backfill')) {
     const size = Number(process.argv.find((a) => a.startsWith('--backfill-users='))?.slice(17));
     const users = size > 0 ? size : quick ? 2_000 : 20_000;
     lines.push('', ...(await section('backfill', () => benchBackfill(users))));
+  }
+  if (wanted('tenant')) {
+    lines.push('', ...(await section('tenant', () => benchSlowTenant(quick ? 250 : 1_000))));
   }
   if (wanted('cold')) {
     const entries = [

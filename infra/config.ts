@@ -1,6 +1,10 @@
 import * as z from 'zod/mini';
 import { ConfigError, parseSettings } from '#shared/config.ts';
-import { buildClaimMapping } from '#shared/domain/claims.ts';
+import {
+  buildClaimMapping,
+  ClaimMappingError,
+  checkAccessTokenNamespace,
+} from '#shared/domain/claims.ts';
 import { isValidTimeZone } from '#shared/domain/sync-day.ts';
 import { loginTimeBudget } from '#shared/domain/time-budget.ts';
 
@@ -42,8 +46,22 @@ const schema = z.object({
   /** The CRM's own rate limit, shared by all backfill workers. */
   crmRatePerSecond: positiveInt(10, 10_000),
   /** The Auth0 Management API's user-write rate left for the backfill. */
-  auth0WritesPerSecond: positiveInt(8, 1_000),
+  auth0WritesPerSecond: positiveInt(2, 1_000),
   installAction: z._default(z.boolean(), false),
+  /**
+   * An Auth0 credentials secret that exists already (its complete ARN): the stack reads it
+   * instead of creating one. Required with installAction (see installOrder).
+   */
+  auth0CredentialsSecretArn: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/,
+          'the complete ARN of an existing secret, with its 6-character suffix (e.g. the Auth0CredentialsSecretArn output)',
+        ),
+      ),
+  ),
   actionName: z._default(z.string(), 'auth0-crm-sync'),
   actionPosition: z._default(z.string().check(z.regex(/^(first|last|\d+)$/)), 'last'),
   failMode: z._default(z.enum(['open', 'closed']), 'open'),
@@ -75,6 +93,7 @@ export function readStackConfig(context: (key: string) => unknown): StackConfig 
       typeof value === 'string' && /^[[{]|^(true|false)$/.test(value) ? JSON.parse(value) : value;
   }
   const config = parseSettings(schema, raw, 'CDK context');
+  checkInstallOrder(config);
   try {
     loginTimeBudget(config.crmTimeoutMs, config.actionTimeoutMs);
   } catch (error) {
@@ -83,13 +102,47 @@ export function readStackConfig(context: (key: string) => unknown): StackConfig 
     );
   }
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
-  buildClaimMapping({
-    namespace: config.claimNamespace,
-    idPath: config.crmIdPath,
-    fields: config.claimMap,
-    maxValueLength: 256,
-  });
+  // The stack leaves CLAIM_VALUE_MAX_LENGTH at the service's default, 256.
+  try {
+    buildClaimMapping({
+      namespace: config.claimNamespace,
+      idPath: config.crmIdPath,
+      fields: config.claimMap,
+      maxValueLength: 256,
+    });
+    if (config.accessTokenClaims) checkAccessTokenNamespace(config.claimNamespace);
+  } catch (error) {
+    if (!(error instanceof ClaimMappingError)) throw error;
+    const named = {
+      namespace: config.accessTokenClaims
+        ? 'claimNamespace (with accessTokenClaims)'
+        : 'claimNamespace',
+      idPath: 'crmIdPath',
+      fields: 'claimMap',
+      size: 'claimMap (values cut at CLAIM_VALUE_MAX_LENGTH, 256)',
+    }[error.setting];
+    throw new ConfigError(`Invalid CDK context: ${named}: ${error.message}`);
+  }
   return config;
+}
+
+/**
+ * The Action installer runs during the deploy and reads the Auth0 credentials at once; a secret
+ * the same deploy creates still holds its placeholder then, and the install would roll the
+ * deploy back. So installAction needs a secret that already holds the credentials.
+ */
+function checkInstallOrder(config: StackConfig): void {
+  if (!config.installAction || config.auth0CredentialsSecretArn !== undefined) return;
+  throw new ConfigError(
+    'Invalid CDK context: installAction=true needs auth0CredentialsSecretArn, because the ' +
+      'installer reads the Auth0 credentials during the deploy and a secret the stack creates ' +
+      'holds only a placeholder then. Either (1) deploy with installAction=false, put the ' +
+      'credentials with the SetAuth0CredentialsCommand output, then deploy again with ' +
+      'installAction=true and auth0CredentialsSecretArn=<the Auth0CredentialsSecretArn output>; ' +
+      'or (2) create the secret first (aws secretsmanager create-secret --name auth0-crm-sync/auth0 ' +
+      '--secret-string \'{"clientId":"…","clientSecret":"…"}\') and pass its ARN as ' +
+      'auth0CredentialsSecretArn.',
+  );
 }
 
 /** The settings still holding their example value, by name. */

@@ -30,7 +30,9 @@ export class CrmSyncStack extends Stack {
     refuseExampleValuesAtDeploy(this, config);
 
     const stamps = new StampTable(this, 'SyncStamps');
-    const secrets = new ServiceSecrets(this, 'Secrets');
+    const secrets = new ServiceSecrets(this, 'Secrets', {
+      auth0CredentialsSecretArn: config.auth0CredentialsSecretArn,
+    });
     const sync = new SyncApi(this, 'SyncApi', {
       config,
       table: stamps.table,

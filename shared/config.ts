@@ -287,6 +287,7 @@ const MAPPING_SETTINGS = {
   namespace: 'CLAIM_NAMESPACE',
   idPath: 'CRM_ID_PATH',
   fields: 'CLAIM_MAP',
+  size: 'CLAIM_MAP and CLAIM_VALUE_MAX_LENGTH',
 } as const;
 
 function setting<T>(name: string, read: () => T): T {

@@ -11,3 +11,12 @@ export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at'
 
 /** Receives of a backfill message before it goes to the dead-letter queue (the redrive policy). */
 export const BACKFILL_MAX_RECEIVES = 8;
+
+/**
+ * Errors of the backfill's orchestrator steps that a retry cannot mend (the export job failed or
+ * was given up; the M2M grant lacks a scope): the state machine fails the run at once. Each is
+ * the `name` of an error class (ExportFailedError, MissingScopeError): a Node.js Lambda reports
+ * it as `errorType`, which Step Functions matches against `ErrorEquals` (AWS Lambda developer
+ * guide, "Node.js function errors"; Step Functions "Handling errors").
+ */
+export const BACKFILL_NOT_RETRIED_ERRORS = ['ExportFailedError', 'MissingScopeError'];

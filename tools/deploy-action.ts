@@ -4,6 +4,7 @@ import { buildAction } from '#infra/action-bundle.ts';
 import {
   ActionInstaller,
   type ActionInstallSpec,
+  type InstallerOptions,
   type InstallPlan,
 } from '#shared/adapters/auth0-action-installer.ts';
 import { parseSettings } from '#shared/config.ts';
@@ -27,6 +28,8 @@ const settings = z.object({
   FAIL_MODE: z.optional(z.enum(['open', 'closed'])),
   SYNC_TIMEOUT_MS: z.optional(z.string().check(z.regex(/^\d+$/, 'milliseconds'))),
   ACCESS_TOKEN_CLAIMS: z.optional(z.enum(['true', 'false'])),
+  /** When the Action rewrites app_metadata.crm; the Action's default is on_change. */
+  METADATA_WRITES: z.optional(z.enum(['on_change', 'daily'])),
 });
 
 export type DeploySettings = z.infer<typeof settings>;
@@ -47,6 +50,7 @@ export function installSpec(s: DeploySettings, code: string): ActionInstallSpec 
       ...(s.FAIL_MODE ? { FAIL_MODE: s.FAIL_MODE } : {}),
       ...(s.SYNC_TIMEOUT_MS ? { SYNC_TIMEOUT_MS: s.SYNC_TIMEOUT_MS } : {}),
       ...(s.ACCESS_TOKEN_CLAIMS ? { ACCESS_TOKEN_CLAIMS: s.ACCESS_TOKEN_CLAIMS } : {}),
+      ...(s.METADATA_WRITES ? { METADATA_WRITES: s.METADATA_WRITES } : {}),
     },
   };
 }
@@ -77,7 +81,8 @@ export interface DeployOptions {
   readonly dryRun: boolean;
   /** For tests: the SDK's fetch option, pointed at a local Management API. */
   readonly fetch?: typeof fetch;
-  readonly installer?: { pollMs?: number };
+  /** For tests: short polls and bounds. */
+  readonly installer?: InstallerOptions;
 }
 
 export async function deployAction(

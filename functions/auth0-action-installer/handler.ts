@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { ActionInstaller } from '#shared/adapters/auth0-action-installer.ts';
+import { ActionInstaller, type InstallerOptions } from '#shared/adapters/auth0-action-installer.ts';
 import {
   managementClient as auth0Client,
   parseAuth0Credentials,
@@ -21,13 +21,18 @@ interface InstallProperties {
   readonly FailMode: string;
   /** The Action's SYNC_TIMEOUT_MS; the sync service's ACTION_TIMEOUT_MS is the same number. */
   readonly SyncTimeoutMs?: string;
+  /** The Action's ACCESS_TOKEN_CLAIMS: `true` or `false`. */
+  readonly AccessTokenClaims?: string;
+  /** The Action's METADATA_WRITES: `on_change` or `daily`. */
+  readonly MetadataWrites?: string;
 }
 
 export interface InstallerDependencies {
   readonly secretsManager: SecretsManagerClient;
   /** For tests: the auth0 SDK's fetch, pointed at a local Management API. */
   readonly fetch?: typeof fetch;
-  readonly pollMs?: number;
+  /** For tests: short polls and bounds. */
+  readonly installer?: InstallerOptions;
   readonly logger?: Logger;
 }
 
@@ -46,9 +51,10 @@ export function createInstallerHandler(deps: InstallerDependencies) {
         await respond(event, 'SUCCESS', event.PhysicalResourceId, 'nothing was installed');
         return;
       }
-      const installer = new ActionInstaller(await managementClient(deps, props), {
-        ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
-      });
+      const installer = new ActionInstaller(
+        await managementClient(deps, props),
+        deps.installer ?? {},
+      );
       if (event.RequestType === 'Delete') {
         await installer.unbind(props.ActionName);
         await respond(event, 'SUCCESS', physicalId, 'unbound');
@@ -61,12 +67,7 @@ export function createInstallerHandler(deps: InstallerDependencies) {
         name: props.ActionName,
         code: props.Code,
         position: parsePosition(props.Position),
-        secrets: {
-          SYNC_API_URL: props.SyncApiUrl,
-          SYNC_SIGNING_SECRET: signing[0] ?? '',
-          FAIL_MODE: props.FailMode,
-          ...(props.SyncTimeoutMs ? { SYNC_TIMEOUT_MS: props.SyncTimeoutMs } : {}),
-        },
+        secrets: actionSecrets(props, signing[0] ?? ''),
       });
       logger.info('action installed', {
         steps: result.steps.map((s) => s.kind),
@@ -94,13 +95,46 @@ export function createInstallerHandler(deps: InstallerDependencies) {
   };
 }
 
+/**
+ * The stack creates this secret with a placeholder; a Create that finds it still there would
+ * otherwise fail deep in the SDK. It fails here, naming the secret and what to put in it.
+ */
 async function managementClient(deps: InstallerDependencies, props: InstallProperties) {
   const raw = await secretReader(deps.secretsManager, props.Auth0SecretArn)();
+  let credentials: { clientId: string; clientSecret: string };
+  try {
+    credentials = parseAuth0Credentials(raw);
+  } catch (error) {
+    throw new Error(
+      `cannot install the Action "${props.ActionName}": ${(error as Error).message}. ` +
+        `Secret: ${props.Auth0SecretArn}. Put the credentials, then deploy again.`,
+    );
+  }
   return auth0Client({
     domain: props.Auth0Domain,
-    credentials: parseAuth0Credentials(raw),
+    credentials,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
+}
+
+/** The Action's secrets from the resource's properties; a value the Action cannot read fails here. */
+function actionSecrets(props: InstallProperties, signingSecret: string): Record<string, string> {
+  const optional: Array<[string, string | undefined, RegExp]> = [
+    ['SYNC_TIMEOUT_MS', props.SyncTimeoutMs, /^\d+$/],
+    ['ACCESS_TOKEN_CLAIMS', props.AccessTokenClaims, /^(true|false)$/],
+    ['METADATA_WRITES', props.MetadataWrites, /^(on_change|daily)$/],
+  ];
+  const secrets: Record<string, string> = {
+    SYNC_API_URL: props.SyncApiUrl,
+    SYNC_SIGNING_SECRET: signingSecret,
+    FAIL_MODE: props.FailMode,
+  };
+  for (const [name, value, valid] of optional) {
+    if (value === undefined || value === '') continue;
+    if (!valid.test(value)) throw new Error(`the Action secret ${name} may not be "${value}"`);
+    secrets[name] = value;
+  }
+  return secrets;
 }
 
 function parsePosition(position: string): 'first' | 'last' | number {

@@ -1,15 +1,29 @@
 import { sign } from '#shared/domain/signature.ts';
 import type { ClaimValue, PostLoginApi, PostLoginEvent } from './auth0-types.ts';
+import {
+  type CrmMetadata,
+  claimsFrom,
+  isObject,
+  type MetadataWrites,
+  readCrmMetadata,
+  readMetadataWrites,
+  shouldWriteMetadata,
+} from './crm-metadata.ts';
 
 /**
  * The post-login Action (docs/auth0-action.md). Fresh CRM data in app_metadata means
- * no call at all; otherwise one signed call to the sync API, cut off after SYNC_TIMEOUT_MS. It
- * never throws and never logs a phone number, email, secret or signature.
+ * no call at all; otherwise one signed call to the sync API, cut off after SYNC_TIMEOUT_MS, and
+ * a metadata write only as METADATA_WRITES allows. It never throws and never logs a phone
+ * number, email, secret or signature.
  */
 export async function onExecutePostLogin(event: PostLoginEvent, api: PostLoginApi): Promise<void> {
   const settings = readSettings(event?.secrets ?? {});
   const known = readCrmMetadata(event?.user?.app_metadata?.crm);
   try {
+    // The value is not logged: it is a secret's, and could hold anything.
+    if (settings.ignored) {
+      log('setting_ignored', { setting: settings.ignored, using: settings.metadataWrites });
+    }
     // Refresh-token exchanges happen in the background, often; the last login's data serves.
     if (event.transaction?.protocol === 'oauth2-refresh-token') {
       if (known) setClaims(api, claimsFrom(known), settings.accessTokenClaims);
@@ -33,10 +47,14 @@ export async function onExecutePostLogin(event: PostLoginEvent, api: PostLoginAp
     });
     if (result.ok) {
       setClaims(api, result.answer.claims, settings.accessTokenClaims);
-      if (!sameJson(result.answer.app_metadata, event.user.app_metadata?.crm)) {
-        api.user.setAppMetadata('crm', result.answer.app_metadata);
-      }
-      log('synced', { status: result.answer.status, ms: result.ms });
+      const { app_metadata } = result.answer;
+      const wrote = shouldWriteMetadata(
+        settings.metadataWrites,
+        event.user.app_metadata?.crm,
+        app_metadata,
+      );
+      if (wrote) api.user.setAppMetadata('crm', app_metadata);
+      log('synced', { status: result.answer.status, ms: result.ms, wrote });
       return;
     }
     failed(api, settings, known, result.reason, result.ms);
@@ -51,15 +69,9 @@ interface Settings {
   readonly timeoutMs: number;
   readonly failClosed: boolean;
   readonly accessTokenClaims: boolean;
-}
-
-/** What the sync API stores at app_metadata.crm (sync-response.ts); checked, never trusted. */
-interface CrmMetadata {
-  readonly id: string | null;
-  readonly synced_at: string;
-  readonly fresh_until: string;
-  readonly namespace: string;
-  readonly fields: Record<string, ClaimValue>;
+  readonly metadataWrites: MetadataWrites;
+  /** The name of a secret whose value was not understood, so that its default applies. */
+  readonly ignored: string | undefined;
 }
 
 interface SyncAnswer {
@@ -78,6 +90,7 @@ const MAX_TIMEOUT_MS = 15_000;
 
 function readSettings(secrets: PostLoginEvent['secrets']): Settings {
   const timeout = Number(secrets.SYNC_TIMEOUT_MS);
+  const writes = readMetadataWrites(secrets.METADATA_WRITES);
   return {
     url: secrets.SYNC_API_URL,
     secret: secrets.SYNC_SIGNING_SECRET,
@@ -87,6 +100,8 @@ function readSettings(secrets: PostLoginEvent['secrets']): Settings {
         : DEFAULT_TIMEOUT_MS,
     failClosed: secrets.FAIL_MODE?.trim().toLowerCase() === 'closed',
     accessTokenClaims: secrets.ACCESS_TOKEN_CLAIMS?.trim().toLowerCase() === 'true',
+    metadataWrites: writes.policy,
+    ignored: writes.ignored ? 'METADATA_WRITES' : undefined,
   };
 }
 
@@ -141,26 +156,6 @@ function setClaims(api: PostLoginApi, claims: Record<string, ClaimValue>, access
   }
 }
 
-/** The same claims the sync API returned when it wrote this metadata. */
-function claimsFrom(crm: CrmMetadata): Record<string, ClaimValue> {
-  const claims: Record<string, ClaimValue> = {};
-  for (const [name, value] of Object.entries(crm.fields)) claims[`${crm.namespace}${name}`] = value;
-  return claims;
-}
-
-function readCrmMetadata(value: unknown): CrmMetadata | undefined {
-  if (!isObject(value)) return;
-  const { id, synced_at, fresh_until, namespace, fields } = value;
-  if (id !== null && typeof id !== 'string') return;
-  if (typeof synced_at !== 'string' || typeof fresh_until !== 'string') return;
-  if (typeof namespace !== 'string' || !isObject(fields)) return;
-  const scalars: Record<string, ClaimValue> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') scalars[k] = v;
-  }
-  return { id, synced_at, fresh_until, namespace, fields: scalars };
-}
-
 function readSyncAnswer(value: unknown): SyncAnswer | undefined {
   if (!isObject(value) || typeof value.status !== 'string' || !isObject(value.claims)) return;
   const metadata = readCrmMetadata(value.app_metadata);
@@ -170,24 +165,6 @@ function readSyncAnswer(value: unknown): SyncAnswer | undefined {
     claims: value.claims as Record<string, ClaimValue>,
     app_metadata: value.app_metadata as unknown as CrmMetadata,
   };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Key order does not matter to Auth0, so compare canonical forms. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'undefined';
 }
 
 /** One JSON line per login, for Auth0's real-time logs: outcomes and timings, no personal data. */

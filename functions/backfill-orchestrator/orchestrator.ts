@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { ExportLinkExpiredError } from '#shared/adapters/auth0-user-export.ts';
 import { embeddedMetrics, enqueueMetrics } from '#shared/composition/metrics.ts';
 import {
   addEnqueueCounts,
@@ -7,7 +8,7 @@ import {
   noEnqueueCounts,
 } from '#shared/domain/backfill.ts';
 import type { ClaimMapping } from '#shared/domain/claims.ts';
-import type { StampReader, UserExport, UserQueue } from '#shared/domain/ports.ts';
+import type { ExportedUser, StampReader, UserExport, UserQueue } from '#shared/domain/ports.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
 
 export type EnqueueTotals = EnqueueCounts;
@@ -41,10 +42,27 @@ export interface OrchestratorDependencies {
   readonly remainingMs: () => number;
   /** Below this many remaining milliseconds no further chunk is started (default 90 s). */
   readonly stopMarginMs?: number;
+  /**
+   * A job still pending or processing this long after the run started is given up (default 9
+   * hours, inside the run's 12-hour state machine timeout). Auth0 publishes no limit for export
+   * jobs (import jobs fail after two hours); a job stuck longer than this will not finish.
+   */
+  readonly exportWaitMs?: number;
   readonly clock?: () => number;
 }
 
 const zero: EnqueueTotals = noEnqueueCounts();
+const NINE_HOURS_MS = 9 * 60 * 60 * 1000;
+
+/**
+ * The export job failed or was given up: retrying the step cannot help, so the state machine
+ * does not (infra/constructs/backfill.ts); the next scheduled run starts a new export.
+ */
+export class ExportFailedError extends Error {
+  override readonly name = 'ExportFailedError';
+}
+/** Fresh download links asked for when one has expired before its download started. */
+const LINK_ATTEMPTS = 3;
 
 /**
  * The steps the state machine runs: start the export job, poll it, stream it into the queue in
@@ -53,6 +71,7 @@ const zero: EnqueueTotals = noEnqueueCounts();
 export function createOrchestrator(deps: OrchestratorDependencies) {
   const clock = deps.clock ?? Date.now;
   const margin = deps.stopMarginMs ?? 90_000;
+  const exportWaitMs = deps.exportWaitMs ?? NINE_HOURS_MS;
   return async (input: { step: Step; state: RunState }): Promise<RunState> => {
     const state = input.state ?? {};
     switch (input.step) {
@@ -70,26 +89,34 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
       case 'status': {
         const exporter = await deps.export();
         const status = await exporter.status(required(state.jobId));
-        if (status.state === 'failed') throw new Error(`export job ${state.jobId} failed`);
+        if (status.state === 'failed') {
+          throw new ExportFailedError(`export job ${state.jobId} failed: ${status.reason}`);
+        }
+        const waited = clock() - (state.startedAt ?? clock());
+        if (status.state === 'running' && waited > exportWaitMs) {
+          throw new ExportFailedError(
+            `export job ${state.jobId} is still pending or processing after ` +
+              `${Math.round(waited / 60_000)} minutes (more than ${Math.round(exportWaitMs / 60_000)}): ` +
+              'giving up on this run; the next scheduled run starts a new export',
+          );
+        }
         return { ...state, exportState: status.state };
       }
       case 'enqueue': {
         const exporter = await deps.export();
-        // The download link expires within a minute; every invocation asks for a fresh one.
-        const status = await exporter.status(required(state.jobId));
-        if (status.state !== 'completed') {
-          throw new Error(`export job ${state.jobId} is not complete`);
-        }
-        const progress = await enqueueUsersToCheck(exporter.users(status.location), {
-          queue: deps.queue,
-          stamps: deps.stamps,
-          mapping: deps.mapping,
-          requestPolicy: deps.requestPolicy,
-          namespace: deps.namespace,
-          now: clock(),
-          startAt: state.next ?? 0,
-          shouldStop: () => deps.remainingMs() < margin,
-        });
+        const progress = await enqueueUsersToCheck(
+          freshlyLinkedUsers(exporter, required(state.jobId)),
+          {
+            queue: deps.queue,
+            stamps: deps.stamps,
+            mapping: deps.mapping,
+            requestPolicy: deps.requestPolicy,
+            namespace: deps.namespace,
+            now: clock(),
+            startAt: state.next ?? 0,
+            shouldStop: () => deps.remainingMs() < margin,
+          },
+        );
         const before = state.totals ?? zero;
         // Summed with `?? 0`: a run whose state was saved by a version without a newer count.
         const totals = addEnqueueCounts(before, progress);
@@ -134,6 +161,38 @@ export function createOrchestrator(deps: OrchestratorDependencies) {
       }
     }
   };
+}
+
+/**
+ * The export's users from a link asked for now: the link expires within a minute, so every
+ * invocation asks the job for a fresh one, and asks again (a few times) when the link was refused
+ * at the start of its download as expired. A download that broke after users arrived is not
+ * restarted here: the step fails and Step Functions retries it from `next`.
+ */
+async function* freshlyLinkedUsers(
+  exporter: UserExport,
+  jobId: string,
+): AsyncGenerator<ExportedUser> {
+  for (let attempt = 1; ; attempt += 1) {
+    const status = await exporter.status(jobId);
+    if (status.state !== 'completed') throw new Error(`export job ${jobId} is not complete`);
+    let started = false;
+    try {
+      for await (const user of exporter.users(status.location)) {
+        started = true;
+        yield user;
+      }
+      return;
+    } catch (error) {
+      if (started || !(error instanceof ExportLinkExpiredError)) throw error;
+      if (attempt >= LINK_ATTEMPTS) {
+        throw new Error(
+          `export job ${jobId}: ${LINK_ATTEMPTS} fresh download links in a row expired before their download started`,
+          { cause: error },
+        );
+      }
+    }
+  }
 }
 
 function required(jobId: string | undefined): string {

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ManagementClient } from 'auth0';
+import { AdaptivePace, FixedPace, type WritePace } from '#shared/adapters/adaptive-pace.ts';
 import { Auth0ProfileWriter } from '#shared/adapters/auth0-profile-writer.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
 import {
@@ -16,8 +17,17 @@ export interface BackfillWorkerClients extends SyncServiceClients {
   readonly management: () => Promise<ManagementClient>;
   /** Paces CRM calls; default: this worker's CRM_RATE_PER_SECOND. */
   readonly crmLimiter?: CrmPacer | undefined;
-  /** Paces profile writes; default: this worker's AUTH0_WRITES_PER_SECOND. */
+  /**
+   * A limiter every profile write also waits on (e.g. one shared by the writers of a process);
+   * the write pace is this worker's own either way.
+   */
   readonly writeLimiter?: RateLimiter | undefined;
+  /**
+   * `adaptive` (default): AUTH0_WRITES_PER_SECOND is a ceiling, and the pace slows to what the
+   * tenant grants (AdaptivePace). `fixed`: the configured rate whatever the tenant answers, the
+   * writer's old pace, kept as the benchmark's baseline.
+   */
+  readonly writePace?: 'adaptive' | 'fixed' | undefined;
   readonly onBatch?: BackfillWorkerOptions['onBatch'];
 }
 
@@ -37,7 +47,7 @@ export function buildBackfillWorker(
     logger,
     crmLimiter: clients.crmLimiter ?? new RateLimiter(budget.crmRatePerSecond),
   });
-  const writes = clients.writeLimiter ?? new RateLimiter(budget.auth0WritesPerSecond);
+  const writes = writePaceOf(budget.auth0WritesPerSecond, clients);
   // One writer per Management API client: it remembers the rate-limit headers it was sent.
   let writerOf: { client: ManagementClient; sync: BackfillUserSync } | undefined;
   const userSync = async () => {
@@ -59,4 +69,18 @@ export function buildBackfillWorker(
     return writerOf.sync;
   };
   return createBackfillWorker(userSync, logger, { clock: clients.clock, onBatch: clients.onBatch });
+}
+
+/**
+ * The profile writes' pace. It lives as long as the handler (across batches), so what it
+ * learnt of the tenant's budget carries over to the next batch. Deployed, each concurrent
+ * worker gets its share of auth0WritesPerSecond (infra/constructs/backfill.ts) and adapts to
+ * the shared tenant bucket on its own.
+ */
+function writePaceOf(perSecond: number, clients: BackfillWorkerClients): WritePace {
+  // Wall-clock time, not `clients.clock`: x-ratelimit-reset is a UNIX second.
+  if (clients.writePace === 'fixed') {
+    return new FixedPace(clients.writeLimiter ?? new RateLimiter(perSecond));
+  }
+  return new AdaptivePace(perSecond, { ceilingLimiter: clients.writeLimiter });
 }

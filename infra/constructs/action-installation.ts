@@ -16,7 +16,9 @@ export interface ActionInstallationProps {
 /**
  * Opt-in (`installAction`): installs the post-login Action in the tenant with the API URL and
  * the current signing secret as Action secrets, binds it at `actionPosition`, and unbinds it
- * when the stack is removed. A change of the Action's code or settings re-installs it.
+ * when the stack is removed. A change of the Action's code or settings re-installs it. It reads
+ * the Auth0 credentials during the deploy, so they live in a secret made before it
+ * (`auth0CredentialsSecretArn`; infra/config.ts refuses the other order).
  */
 export class ActionInstallation extends Construct {
   readonly handler: ServiceFunction;
@@ -47,6 +49,8 @@ export class ActionInstallation extends Construct {
         Auth0Domain: config.auth0Domain,
         FailMode: config.failMode,
         SyncTimeoutMs: String(config.actionTimeoutMs),
+        AccessTokenClaims: String(config.accessTokenClaims),
+        MetadataWrites: config.actionMetadataWrites,
       },
     });
   }

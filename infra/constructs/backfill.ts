@@ -19,7 +19,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BACKFILL_MAX_RECEIVES } from '#shared/names.ts';
+import { BACKFILL_MAX_RECEIVES, BACKFILL_NOT_RETRIED_ERRORS } from '#shared/names.ts';
 import type { StackConfig } from '../config.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
@@ -122,7 +122,11 @@ export class Backfill extends Construct {
         payload: TaskInput.fromObject({ step: stepName, 'state.$': '$' }),
         payloadResponseOnly: true,
         retryOnServiceExceptions: true,
-      }).addRetry({ maxAttempts: 3, interval: Duration.seconds(30), backoffRate: 2 });
+      })
+        // A failed or given-up export job, or a scope the M2M grant lacks, is not transient:
+        // fail the run now, naming it, rather than three times over the next 3.5 minutes.
+        .addRetry({ errors: BACKFILL_NOT_RETRIED_ERRORS, maxAttempts: 0 })
+        .addRetry({ maxAttempts: 3, interval: Duration.seconds(30), backoffRate: 2 });
 
     const start = step('StartExport', 'start');
     const poll = step('PollExport', 'status');

@@ -1,20 +1,30 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+
+export interface ServiceSecretsProps {
+  /**
+   * The complete ARN of an Auth0 credentials secret made outside the stack (it already holds
+   * the credentials when the Action installer runs). Default: the stack creates one, holding a
+   * placeholder until the operator puts the credentials.
+   */
+  readonly auth0CredentialsSecretArn?: string | undefined;
+}
 
 /**
  * The service's secrets. Values never appear in the template: the signing secret is generated
  * by Secrets Manager; the CRM key and the Auth0 M2M credentials start as a generated
- * placeholder that the operator replaces (the stack prints the command).
+ * placeholder that the operator replaces (the stack prints the command), unless the Auth0
+ * credentials secret exists already and is passed by ARN.
  */
 export class ServiceSecrets extends Construct {
   /** `{"current": "...", "previous": "..."}`: previous only during a rotation. */
   readonly signing: Secret;
   readonly crmApiKey: Secret;
   /** `{"clientId": "...", "clientSecret": "..."}` of an Auth0 M2M application. */
-  readonly auth0: Secret;
+  readonly auth0: Secret | ISecret;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: ServiceSecretsProps = {}) {
     super(scope, id);
     this.signing = new Secret(this, 'SigningSecret', {
       description: 'auth0-crm-sync: HMAC key of signed /v1/sync requests ({"current","previous"})',
@@ -30,16 +40,25 @@ export class ServiceSecrets extends Construct {
       description: 'auth0-crm-sync: the CRM API key (x-api-key); set it with put-secret-value',
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.auth0 = new Secret(this, 'Auth0Credentials', {
-      description:
-        'auth0-crm-sync: Auth0 M2M application for the Management API ({"clientId","clientSecret"})',
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ clientId: 'set-me' }),
-        generateStringKey: 'clientSecret',
-      },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    for (const secret of [this.signing, this.crmApiKey, this.auth0]) {
+    const created = props.auth0CredentialsSecretArn
+      ? undefined
+      : new Secret(this, 'Auth0Credentials', {
+          description:
+            'auth0-crm-sync: Auth0 M2M application for the Management API ({"clientId","clientSecret"})',
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ clientId: 'set-me' }),
+            generateStringKey: 'clientSecret',
+          },
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+    this.auth0 =
+      created ??
+      Secret.fromSecretCompleteArn(
+        this,
+        'Auth0Credentials',
+        props.auth0CredentialsSecretArn as string,
+      );
+    for (const secret of [this.signing, this.crmApiKey, ...(created ? [created] : [])]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:

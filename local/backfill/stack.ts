@@ -26,7 +26,7 @@ export interface LocalBackfillStackOptions {
   readonly tableName?: string;
   /** The CRM budget of the workers, calls per second. */
   readonly crmRatePerSecond: number;
-  /** The Management API write budget of the workers (the writer's RateLimiter). */
+  /** The ceiling of the workers' Management API writes; below it their pace follows the tenant. */
   readonly auth0WritesPerSecond: number;
   /** More service settings (CLAIM_MAP, SYNC_TIME_ZONE, ...). */
   readonly env?: Readonly<Record<string, string>>;

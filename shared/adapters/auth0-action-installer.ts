@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Management, ManagementClient } from 'auth0';
+import { ActionReadiness, managementCall } from './auth0-action-readiness.ts';
 
 const TRIGGER = 'post-login';
 // Auth0's current post-login trigger version; v1/v2 are the deprecated ones.
@@ -33,10 +34,16 @@ export interface InstallPlan {
 }
 
 export interface InstallerOptions {
-  /** How long to wait for Auth0 to build a new draft before deploying it. */
+  /** How long to wait for Auth0 to build a new draft before deploying it. Default 2 minutes. */
   readonly buildTimeoutMs?: number;
+  /** How long to wait, after the deploy, for the new version to be live. Default 1 minute. */
+  readonly deployTimeoutMs?: number;
+  /** Between two GETs of the action while waiting; the first bind retry's delay. Default 1 s. */
   readonly pollMs?: number;
+  /** Retries of a binding refused as "not deployed yet", the delay doubling. Default 5 (~31 s). */
+  readonly bindRetries?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  readonly clock?: () => number;
 }
 
 type Binding = { readonly id: string; readonly actionId: string; readonly name: string };
@@ -45,21 +52,27 @@ type Binding = { readonly id: string; readonly actionId: string; readonly name: 
  * Installs the post-login Action as code through the Management API: create or update it,
  * deploy it, and bind it at a chosen position while every other bound Action keeps its place.
  * Idempotent: the code and secrets are fingerprinted into the deployed code (Auth0 never returns
- * secret values), so an unchanged install is recognised and nothing is written.
+ * secret values), so an unchanged install is recognised and nothing is written. Each step waits
+ * for Auth0 to finish the one before (build, deploy going live, binding), within a bound
+ * (auth0-action-readiness.ts); a missing scope fails naming it.
  * Used by `npm run action:deploy` and by the CDK stack's custom resource.
  */
 export class ActionInstaller {
-  private readonly buildTimeoutMs: number;
-  private readonly pollMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly readiness: ActionReadiness;
 
   constructor(
     private readonly client: ManagementClient,
     options: InstallerOptions = {},
   ) {
-    this.buildTimeoutMs = options.buildTimeoutMs ?? 120_000;
-    this.pollMs = options.pollMs ?? 1_000;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    // Bounded so that the custom resource answers CloudFormation within its Lambda's 5 minutes.
+    this.readiness = new ActionReadiness(client, {
+      buildTimeoutMs: options.buildTimeoutMs ?? 120_000,
+      deployTimeoutMs: options.deployTimeoutMs ?? 60_000,
+      pollMs: options.pollMs ?? 1_000,
+      bindRetries: options.bindRetries ?? 5,
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      clock: options.clock ?? Date.now,
+    });
   }
 
   /** What `apply` would do, without writing anything (`--dry-run`). */
@@ -86,30 +99,39 @@ export class ActionInstaller {
     const steps: InstallStep[] = [];
     let action = await this.findAction(spec.name);
     if (!action?.id) {
-      action = await this.client.actions.create({
-        name: spec.name,
-        supported_triggers: [{ id: TRIGGER, version: TRIGGER_VERSION }],
-        code,
-        runtime,
-        secrets,
-      });
+      action = await managementCall(`create the Action "${spec.name}"`, () =>
+        this.client.actions.create({
+          name: spec.name,
+          supported_triggers: [{ id: TRIGGER, version: TRIGGER_VERSION }],
+          code,
+          runtime,
+          secrets,
+        }),
+      );
       steps.push({ kind: 'create_action', name: spec.name });
     } else if (action.code !== code) {
-      action = await this.client.actions.update(action.id, { code, runtime, secrets });
+      const id = action.id;
+      action = await managementCall(`update the Action "${spec.name}"`, () =>
+        this.client.actions.update(id, { code, runtime, secrets }),
+      );
       steps.push({ kind: 'update_action', id: action.id ?? '' });
     }
     const actionId = action.id;
-    if (!actionId) throw new Error('Auth0 returned an Action without an id');
+    if (!actionId) throw new Error(`Auth0 returned the Action "${spec.name}" without an id`);
+    const named = { id: actionId, name: spec.name };
     if (steps.length > 0 || action.all_changes_deployed !== true) {
-      await this.waitUntilBuilt(actionId);
-      await this.client.actions.deploy(actionId);
+      await this.readiness.built(named);
+      const version = await managementCall(`deploy the Action "${spec.name}"`, () =>
+        this.client.actions.deploy(actionId),
+      );
+      await this.readiness.live(named, version);
       steps.push({ kind: 'deploy_action', name: spec.name });
     }
 
     const bindings = await this.listBindings();
     const wanted = placeOurs(bindings, actionId, spec);
     if (!sameOrder(bindings, wanted)) {
-      await this.writeBindings(wanted);
+      await this.readiness.bind(named, () => this.writeBindings(wanted));
       steps.push({ kind: 'bind', order: wanted.map((b) => b.name) });
     }
     return { steps, order: wanted.map((b) => b.name), actionId };
@@ -120,30 +142,38 @@ export class ActionInstaller {
     const bindings = await this.listBindings();
     const rest = bindings.filter((b) => b.name !== name);
     if (rest.length === bindings.length) return { steps: [], order: rest.map((b) => b.name) };
-    await this.writeBindings(rest);
+    await this.readiness.bind(
+      { name },
+      () => this.writeBindings(rest),
+      `unbind the Action "${name}" from post-login`,
+    );
     const order = rest.map((b) => b.name);
     return { steps: [{ kind: 'unbind', order }], order };
   }
 
   private async findAction(name: string): Promise<Management.Action | undefined> {
-    const page = await this.client.actions.list({ actionName: name, triggerId: TRIGGER });
-    for await (const action of page) {
-      if (action.name === name) return action;
-    }
-    return undefined;
+    return managementCall('read the Actions', async () => {
+      const page = await this.client.actions.list({ actionName: name, triggerId: TRIGGER });
+      for await (const action of page) {
+        if (action.name === name) return action;
+      }
+      return undefined;
+    });
   }
 
-  private async listBindings(): Promise<Binding[]> {
-    const page = await this.client.actions.triggers.bindings.list(TRIGGER, { per_page: 50 });
-    const bindings: Binding[] = [];
-    for await (const b of page) {
-      bindings.push({
-        id: b.id ?? '',
-        actionId: b.action?.id ?? '',
-        name: b.display_name ?? b.action?.name ?? '',
-      });
-    }
-    return bindings;
+  private listBindings(): Promise<Binding[]> {
+    return managementCall('read the post-login bindings', async () => {
+      const page = await this.client.actions.triggers.bindings.list(TRIGGER, { per_page: 50 });
+      const bindings: Binding[] = [];
+      for await (const b of page) {
+        bindings.push({
+          id: b.id ?? '',
+          actionId: b.action?.id ?? '',
+          name: b.display_name ?? b.action?.name ?? '',
+        });
+      }
+      return bindings;
+    });
   }
 
   private async writeBindings(bindings: readonly Binding[]): Promise<void> {
@@ -154,20 +184,6 @@ export class ActionInstaller {
         display_name: b.name,
       })),
     });
-  }
-
-  /** Auth0 builds a draft asynchronously; deploying before it is built is refused. */
-  private async waitUntilBuilt(actionId: string): Promise<void> {
-    const deadline = Date.now() + this.buildTimeoutMs;
-    for (;;) {
-      const action = await this.client.actions.get(actionId);
-      if (action.status === 'built') return;
-      if (action.status === 'failed') throw new Error(`Auth0 failed to build Action ${actionId}`);
-      if (Date.now() > deadline) {
-        throw new Error(`Action ${actionId} was not built within ${this.buildTimeoutMs} ms`);
-      }
-      await this.sleep(this.pollMs);
-    }
   }
 }
 

@@ -27,8 +27,10 @@ export function missingScope(error: unknown, operation: string): MissingScopeErr
   if (body?.errorCode !== 'insufficient_scope') return undefined;
   const listed =
     typeof body.message === 'string' ? /expected any of:\s*(.+)$/i.exec(body.message) : null;
+  // Several scopes come joined by ", " (auth0/auth0-cli internal/cli/api_test.go). The
+  // `*:current_user*` ones are for a user's own token, of no use to an M2M application.
   const scopes = (listed?.[1] ?? '')
     .split(/[\s,]+/)
-    .filter((scope) => /^[a-z_]+:[a-z_]+$/.test(scope));
+    .filter((scope) => /^[a-z_]+:[a-z_]+$/.test(scope) && !scope.includes('current_user'));
   return new MissingScopeError(scopes.length > 0 ? scopes : ['(not named by Auth0)'], operation);
 }

@@ -2,69 +2,79 @@ import { type ManagementClient, ManagementError, ManagementTimeoutError } from '
 import { RetryLater } from '../domain/backfill.ts';
 import type { ProfileWriter } from '../domain/ports.ts';
 import type { CrmAppMetadata } from '../domain/sync-response.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import { rateLimitHeaders, type WritePace } from './adaptive-pace.ts';
+import { missingScope } from './auth0-errors.ts';
 import { retryAfterMs } from './retry-after.ts';
 
 /**
- * PATCH /users/{id} with `app_metadata.crm`, within the Management API's rate limit: paced by a
- * shared limiter, held back for the next token when the API says nothing remains, and a 429
- * (after its Retry-After or X-RateLimit-Reset), a 5xx or a network fault becomes RetryLater:
- * the user is tried again, never lost. Other answers (400, 404: the user is gone) are errors.
+ * PATCH /users/{id} with `app_metadata.crm`, within the Management API's rate limit: each call
+ * waits for its turn in a WritePace, which every answer's x-ratelimit-* headers steer (the
+ * AdaptivePace slows to what the tenant grants). A 429 (after X-RateLimit-Reset, or a
+ * Retry-After where a custom policy sends one), a 401 (the client re-reads rotated
+ * credentials), a 5xx or a network fault becomes RetryLater: the user is tried again, never
+ * lost. A 403 insufficient_scope is the operator's to fix (MissingScopeError); other answers
+ * (400, 404: the user is gone) are errors.
  */
 export class Auth0ProfileWriter implements ProfileWriter {
   constructor(
     private readonly client: ManagementClient,
-    private readonly limiter: RateLimiter,
+    private readonly pace: WritePace,
     private readonly clock: () => number = Date.now,
   ) {}
 
   async writeCrmMetadata(userId: string, metadata: CrmAppMetadata): Promise<void> {
-    await this.limiter.take();
+    // Auth0 deletes every app_metadata key on `app_metadata: {}` (auth0/docs-v2 main/docs/
+    // manage-users/user-accounts/metadata/manage-metadata-api.mdx), and `{ crm: undefined }`
+    // serializes to exactly that: a write without a crm object never goes out.
+    if (metadata === null || typeof metadata !== 'object') {
+      throw new TypeError(
+        'Auth0ProfileWriter: no crm object to write; app_metadata: {} would delete all of the ' +
+          "user's app_metadata, so nothing was sent",
+      );
+    }
+    await this.pace.take();
     try {
-      // No SDK retries: a retry inside the SDK would hold a worker and bypass the limiter.
+      // No SDK retries: a retry inside the SDK would hold a worker and bypass the pace.
       const { rawResponse } = await this.client.users
         .update(userId, { app_metadata: { crm: metadata } }, { maxRetries: 0 })
         .withRawResponse();
-      this.pace(rawResponse.headers);
+      this.pace.accepted(rateLimitHeaders(rawResponse.headers));
     } catch (error) {
-      if (error instanceof ManagementTimeoutError) throw new RetryLater('auth0_timeout');
-      if (!(error instanceof ManagementError)) throw error;
-      const status = error.statusCode;
-      const headers = error.rawResponse?.headers;
-      if (status === 429) {
-        const after = retryAfterSeconds(headers, this.clock());
-        this.limiter.pauseUntil(this.clock() + after * 1000);
-        throw new RetryLater('auth0_rate_limited', after);
-      }
-      if (status === undefined) throw new RetryLater('auth0_network');
-      if (status >= 500) throw new RetryLater(`auth0_${status}`);
-      throw error;
+      throw this.failure(error);
     }
   }
 
-  /**
-   * "Remaining: 0" means the next call would be refused. The bucket refills linearly until
-   * X-RateLimit-Reset, so the next token is (reset - now) / limit away: wait that long, not
-   * until the whole bucket is full again.
-   */
-  private pace(headers: Headers | undefined): void {
-    if (headers?.get('x-ratelimit-remaining') !== '0') return;
-    const resetMs = Number(headers.get('x-ratelimit-reset')) * 1000;
-    const limit = Number(headers.get('x-ratelimit-limit'));
-    const now = this.clock();
-    if (!Number.isFinite(resetMs) || resetMs <= now) return;
-    const wait = Number.isFinite(limit) && limit >= 1 ? (resetMs - now) / limit : resetMs - now;
-    this.limiter.pauseUntil(now + wait);
+  private failure(error: unknown): unknown {
+    if (error instanceof ManagementTimeoutError) return new RetryLater('auth0_timeout');
+    if (!(error instanceof ManagementError)) return error;
+    const status = error.statusCode;
+    const headers = error.rawResponse?.headers;
+    if (status === 429) {
+      const now = this.clock();
+      const after = retryAfterSeconds(headers, now);
+      this.pace.refused(rateLimitHeaders(headers), now + after * 1000);
+      return new RetryLater('auth0_rate_limited', after);
+    }
+    if (status === 401) return new RetryLater('auth0_unauthorized');
+    const scope = missingScope(error, 'write app_metadata of users');
+    if (scope) return scope;
+    if (status === undefined) return new RetryLater('auth0_network');
+    if (status >= 500) return new RetryLater(`auth0_${status}`);
+    return error;
   }
 }
 
-/** Seconds to wait after a 429: Retry-After (seconds or a date), else X-RateLimit-Reset, else 1. */
+/**
+ * Seconds to wait after a 429: X-RateLimit-Reset (the UNIX second when the bucket gets more
+ * requests, Auth0's documented signal), or a Retry-After when one is sent (custom rate-limit
+ * policies), else 1. At most an hour: a broken answer must not park the backfill for a year.
+ */
 export function retryAfterSeconds(headers: Headers | undefined, now: number): number {
   const retryAfter = retryAfterMs(headers?.get('retry-after'), now);
   if (retryAfter !== undefined) return Math.min(retryAfter / 1000, 3_600);
-  const reset = Number(headers?.get('x-ratelimit-reset'));
-  if (Number.isFinite(reset) && reset * 1000 > now) {
-    return Math.min(Math.ceil((reset * 1000 - now) / 1000), 3_600);
+  const { resetAt } = rateLimitHeaders(headers);
+  if (resetAt !== undefined && resetAt > now) {
+    return Math.min(Math.ceil((resetAt - now) / 1000), 3_600);
   }
   return 1;
 }

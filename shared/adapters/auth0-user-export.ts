@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import type { ManagementClient } from 'auth0';
 import type { ExportedUser, ExportStatus, UserExport } from '../domain/ports.ts';
+import { missingScope } from './auth0-errors.ts';
 
 /** The fields the backfill needs, and nothing else of the profile. */
 export const EXPORT_FIELDS = [
@@ -17,6 +18,22 @@ export const EXPORT_FIELDS = [
 const MAX_LINE_CHARS = 1024 * 1024;
 
 /**
+ * The export's download link was refused when the download started: S3's 403 for a pre-signed
+ * URL past its expiry. Auth0's link "is valid for 60 seconds. If this time period expires, you
+ * have 24 hours to call it again" (auth0/docs-v2
+ * main/docs/manage-users/user-migration/bulk-user-exports.mdx): ask the job for a fresh one.
+ */
+export class ExportLinkExpiredError extends Error {
+  constructor(status: number) {
+    super(
+      `the export download link was refused (HTTP ${status}, as S3 answers a link past its ` +
+        '60 seconds): ask the export job again for a fresh location',
+    );
+    this.name = 'ExportLinkExpiredError';
+  }
+}
+
+/**
  * The tenant, enumerated through a user export job (POST /jobs/users-exports): the users search
  * stops at 1,000 results, an export does not. The file is streamed, never held in memory.
  */
@@ -27,17 +44,24 @@ export class Auth0UserExport implements UserExport {
   ) {}
 
   async start(connectionId?: string): Promise<string> {
-    const job = await this.client.jobs.usersExports.create({
-      format: 'json',
-      fields: EXPORT_FIELDS,
-      ...(connectionId ? { connection_id: connectionId } : {}),
-    });
+    const job = await this.client.jobs.usersExports
+      .create({
+        format: 'json',
+        fields: EXPORT_FIELDS,
+        ...(connectionId ? { connection_id: connectionId } : {}),
+      })
+      .catch((error: unknown) => {
+        throw missingScope(error, 'start a user export (POST /api/v2/jobs/users-exports)') ?? error;
+      });
     if (!job.id) throw new Error('Auth0 returned an export job without an id');
     return job.id;
   }
 
+  /** pending and processing are both 'running'; completed carries the (short-lived) location. */
   async status(jobId: string): Promise<ExportStatus> {
-    const job = (await this.client.jobs.get(jobId)) as {
+    const job = (await this.client.jobs.get(jobId).catch((error: unknown) => {
+      throw missingScope(error, 'read the export job (GET /api/v2/jobs/{id})') ?? error;
+    })) as {
       status?: string;
       location?: string;
       percentage_done?: number;
@@ -45,7 +69,8 @@ export class Auth0UserExport implements UserExport {
     if (job.status === 'completed' && job.location) {
       return { state: 'completed', location: job.location };
     }
-    if (job.status === 'failed') return { state: 'failed', reason: 'the export job failed' };
+    if (job.status === 'failed')
+      return { state: 'failed', reason: 'Auth0 reports the export job failed' };
     return {
       state: 'running',
       ...(job.percentage_done === undefined ? {} : { percent: job.percentage_done }),
@@ -61,6 +86,7 @@ export class Auth0UserExport implements UserExport {
     const response = await this.download(location);
     if (!response.ok || !response.body) {
       await response.body?.cancel();
+      if (response.status === 403) throw new ExportLinkExpiredError(response.status);
       throw new Error(`the export download failed: HTTP ${response.status}`);
     }
     // pipeline() destroys every stream on an error or an early stop, unlike pipe().

@@ -23,6 +23,11 @@ export class RateLimiter {
     return this.bucket.perSecond;
   }
 
+  /** Changes the pace from now on (an adaptive caller slowing to what the API grants). */
+  setRate(perSecond: number): void {
+    this.bucket.retune(perSecond, this.clock());
+  }
+
   /** Callers are served in order; each waits for its token. */
   take(): Promise<void> {
     const turn = this.queue.then(() => this.waitForToken());

@@ -1,7 +1,10 @@
+import { metadataSizeProblem } from './claim-size.ts';
+
 /**
  * Claim mapping: which CRM fields reach the user's profile and tokens, under which names.
  * Only the fields named here ever leave the CRM record; the record itself is never copied.
  */
+
 export type ClaimValue = string | number | boolean;
 
 /** Claim values keyed by their short name (without the namespace). */
@@ -18,18 +21,17 @@ export interface ClaimMapping {
   readonly maxValueLength: number;
 }
 
-// Auth0 refuses these as custom claims (its "restricted claims" list) and the OIDC standard
-// claims would be shadowed; a namespace keeps ours apart, this catches a namespace that does not.
+// Auth0's restricted claims, exactly as listed in "Create Custom Claims" (auth0/docs-v2
+// main/docs/secure/tokens/json-web-tokens/create-custom-claims.mdx, "General restrictions"): a
+// custom claim by one of these names is not added to the token, silently. The OIDC profile claims
+// (`name`, `email`, `phone_number`, ...) are listed there as non-restricted, so they are allowed.
 const RESTRICTED_CLAIMS = new Set(
   (
     'acr act active amr at_hash ath attest aud auth_time authorization_details azp c_hash ' +
-    'client_id cnf cty dest dpop_jkt ek entitlements events exp gty groups htm htu iat internalService iss jcard ' +
-    'jku jti jwe jwk kid may_act mky nbf nonce object_id org_id org_name orig origid permissions ' +
-    'roles rph s_hash scope sid sip_callid sip_cseq_num sip_date sip_from_tag sip_via_branch sub ' +
-    'sub_jwk toe txn typ uuid vot vtm x5t#S256 ' +
-    'name given_name family_name middle_name nickname preferred_username profile picture website ' +
-    'email email_verified gender birthdate zoneinfo locale phone_number phone_number_verified ' +
-    'address updated_at'
+    'client_id cnf cty dest entitlements events exp groups gty htm htu iat internalService iss ' +
+    'jcard jku jti jwe jwk kid may_act mky nbf nonce object_id org_id org_name orig origid ' +
+    'permissions roles rph s_hash sid sip_callid sip_cseq_num sip_date sip_from_tag ' +
+    'sip_via_branch sub sub_jwk toe txn typ uuid vot vtm x5t#S256'
   ).split(' '),
 );
 
@@ -44,7 +46,8 @@ export const MAX_MAPPED_FIELDS = 20;
 /** A mapping setting that cannot work; `setting` says which one. */
 export class ClaimMappingError extends Error {
   constructor(
-    readonly setting: 'namespace' | 'idPath' | 'fields',
+    /** `size`: the fields and their length together (CLAIM_MAP and CLAIM_VALUE_MAX_LENGTH). */
+    readonly setting: 'namespace' | 'idPath' | 'fields' | 'size',
     message: string,
   ) {
     super(message);
@@ -92,12 +95,26 @@ export function buildClaimMapping(options: {
     }
     return { claim, path: parsePath(path, 'fields', `claim "${claim}"`) };
   });
-  return {
-    namespace,
-    idPath,
-    fields,
-    maxValueLength: options.maxValueLength,
-  };
+  const mapping = { namespace, idPath, fields, maxValueLength: options.maxValueLength };
+  const tooBig = metadataSizeProblem(mapping);
+  if (tooBig) throw new ClaimMappingError('size', tooBig);
+  return mapping;
+}
+
+/**
+ * Refuses a namespace that Auth0 would not count as one on access tokens. Auth0 drops private,
+ * non-namespaced custom claims from access tokens for its API audiences, silently, and only an
+ * http(s) URL is a namespace there (a URN is one for custom APIs only): create-custom-claims.mdx,
+ * "General restrictions" and "Namespaced guidelines". Called when the claims go on access tokens.
+ */
+export function checkAccessTokenNamespace(namespace: string): void {
+  if (!/^https?:\/\//i.test(namespace) || safeHost(namespace) === undefined) {
+    throw new ClaimMappingError(
+      'namespace',
+      `"${namespace}" is not an http(s) URL; with the claims on access tokens too, Auth0 drops ` +
+        'claims that are not namespaced by one, silently (use e.g. https://crm.example.com/)',
+    );
+  }
 }
 
 function safeHost(url: string): string | undefined {
@@ -127,10 +144,21 @@ export function readPath(record: unknown, path: readonly string[]): unknown {
   return current;
 }
 
-/** The CRM id of a record: a non-empty string or an integer, as text; undefined otherwise. */
+/**
+ * The CRM id of a record: 1-256 characters of well-formed text without control characters, or an
+ * integer, as text; undefined otherwise (so the stored id has a known worst size, claim-size.ts).
+ */
 export function readCrmId(record: unknown, mapping: ClaimMapping): string | undefined {
   const id = readPath(record, mapping.idPath);
-  if (typeof id === 'string' && id.length > 0 && id.length <= 256) return id;
+  if (
+    typeof id === 'string' &&
+    id.length > 0 &&
+    id.length <= 256 &&
+    id.isWellFormed() &&
+    !hasControlCharacter(id)
+  ) {
+    return id;
+  }
   if (typeof id === 'number' && Number.isSafeInteger(id)) return String(id);
   return undefined;
 }
@@ -141,7 +169,7 @@ export function mapFields(record: unknown, mapping: ClaimMapping): ClaimFields {
   for (const { claim, path } of mapping.fields) {
     const value = readPath(record, path);
     if (typeof value === 'string') {
-      fields[claim] = capLength(value, mapping.maxValueLength);
+      fields[claim] = capLength(cleanText(value), mapping.maxValueLength);
     } else if (
       typeof value === 'boolean' ||
       (typeof value === 'number' && Number.isFinite(value))
@@ -150,6 +178,25 @@ export function mapFields(record: unknown, mapping: ClaimMapping): ClaimFields {
     }
   }
   return fields;
+}
+
+/** C0 controls (six bytes each as JSON escapes, `\u0001`), DEL and C1 controls: noise in a claim. */
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+}
+
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (isControl(value.charCodeAt(i))) return true;
+  return false;
+}
+
+/** Well-formed text without control characters: at most 4 bytes of JSON a character. */
+function cleanText(value: string): string {
+  const text = value.toWellFormed();
+  if (!hasControlCharacter(text)) return text;
+  let clean = '';
+  for (let i = 0; i < text.length; i++) if (!isControl(text.charCodeAt(i))) clean += text[i];
+  return clean;
 }
 
 function capLength(value: string, max: number): string {

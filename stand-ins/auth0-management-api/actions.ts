@@ -16,6 +16,13 @@ import {
  * leaves the draft 'pending' and a later GET finds it built (after `buildPolls` GETs), only a
  * built draft deploys, a deploy snapshots the draft as a new numbered version, and secret values
  * are write-only.
+ *
+ * A deploy takes effect a moment after it answers: Auth0's backend is eventually consistent, and
+ * a version just deployed is neither the action's `deployed_version` nor bindable at once
+ * (auth0/auth0-deploy-cli issue #385 and src/tools/auth0/handlers/triggers.ts, which sleeps before
+ * binding; auth0/terraform-provider-auth0 PR #1590, internal/auth0/action/resource.go
+ * `waitForActionDeployed`, which polls the action until its deployed version is live). Here "a
+ * moment" is `deployPolls` GETs of the action, counted as builds are, so tests stay exact.
  */
 
 export interface SeedAction {
@@ -33,9 +40,16 @@ export function supports(action: Action, trigger: string): boolean {
   return action.supported_triggers.some((t) => t.id === trigger);
 }
 
-export function createActions(tenant: Tenant, options: { buildPolls: number }) {
+export interface ActionTimings {
+  /** The GET that answers 'built' after a create or update is the buildPolls-th. */
+  readonly buildPolls: number;
+  /** The GET of the action that finds a deploy live is the deployPolls-th; 0: live at once. */
+  readonly deployPolls: number;
+}
+
+export function createActions(tenant: Tenant, options: ActionTimings) {
   const { actions, bindings } = tenant;
-  const { buildPolls } = options;
+  const { buildPolls, deployPolls } = options;
   /** The secret values by action id; Auth0 answers only their names. */
   const secrets = new Map<string, Record<string, string>>();
   /** GETs left before a pending build ends; absent means all `buildPolls` of them. */
@@ -43,6 +57,15 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
   /** Created with `deploy: true`: deployed as soon as the build ends well. */
   const deployWhenBuilt = new Set<string>();
   let buildResult: 'built' | 'failed' = 'built';
+  /** Deployed versions not yet live, with the GETs left before they are. */
+  const pendingDeploys = new Map<
+    string,
+    { version: ActionVersion; left: number; revision: number }
+  >();
+  /** The last version number given, by action: a pending version has its number already. */
+  const versionNumbers = new Map<string, number>();
+  /** Draft revisions by action, so that going live knows whether the draft changed since. */
+  const revisions = new Map<string, number>();
 
   function advanceBuild(action: Action): void {
     if (action.status !== 'pending' && action.status !== 'building') return;
@@ -61,6 +84,7 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
   }
 
   function markChanged(action: Action): void {
+    revisions.set(action.id, (revisions.get(action.id) ?? 0) + 1);
     action.status = 'pending';
     action.all_changes_deployed = false;
     action.updated_at = now();
@@ -68,8 +92,11 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
     if (buildPolls <= 0) advanceBuild(action);
   }
 
+  /** Snapshots the draft as a new version; it is live at once only when deployPolls is 0. */
   function deploy(action: Action): ActionVersion {
     const at = now();
+    const number = (versionNumbers.get(action.id) ?? 0) + 1;
+    versionNumbers.set(action.id, number);
     const version: ActionVersion = {
       id: randomUUID(),
       action_id: action.id,
@@ -78,16 +105,39 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
       dependencies: structuredClone(action.dependencies),
       secrets: structuredClone(action.secrets),
       supported_triggers: structuredClone(action.supported_triggers),
-      number: (action.deployed_version?.number ?? 0) + 1,
-      deployed: true,
+      number,
+      deployed: false,
       status: 'built',
       built_at: action.built_at ?? at,
       created_at: at,
       updated_at: at,
     };
-    action.deployed_version = version;
-    action.all_changes_deployed = true;
+    // A later deploy supersedes one still on its way.
+    pendingDeploys.set(action.id, {
+      version,
+      left: deployPolls,
+      revision: revisions.get(action.id) ?? 0,
+    });
+    if (deployPolls <= 0) goLive(action);
     return version;
+  }
+
+  /** The pending version becomes the one that runs at login, and the one a binding may name. */
+  function goLive(action: Action): void {
+    const pending = pendingDeploys.get(action.id);
+    if (!pending) return;
+    pendingDeploys.delete(action.id);
+    pending.version.deployed = true;
+    pending.version.updated_at = now();
+    action.deployed_version = pending.version;
+    action.all_changes_deployed = pending.revision === (revisions.get(action.id) ?? 0);
+  }
+
+  function advanceDeploy(action: Action): void {
+    const pending = pendingDeploys.get(action.id);
+    if (!pending) return;
+    pending.left -= 1;
+    if (pending.left <= 0) goLive(action);
   }
 
   function nameTaken(name: string, triggers: ActionTrigger[], except?: string): boolean {
@@ -116,7 +166,10 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
     };
     actions.set(action.id, action);
     secrets.set(action.id, values);
-    if (spec.deployed !== false) deploy(action);
+    if (spec.deployed !== false) {
+      deploy(action);
+      goLive(action);
+    }
     return action;
   }
 
@@ -218,6 +271,7 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
     actions.delete(action.id);
     secrets.delete(action.id);
     buildCountdown.delete(action.id);
+    pendingDeploys.delete(action.id);
     return { status: 204 };
   }
 
@@ -235,6 +289,8 @@ export function createActions(tenant: Tenant, options: { buildPolls: number }) {
     if (d !== undefined) return notFound();
     if (!action) return ['GET', 'PATCH', 'DELETE'].includes(method) ? noAction() : notFound();
     if (method === 'GET') {
+      // A deploy that a build ending now sets off (create with deploy: true) waits for later GETs.
+      advanceDeploy(action);
       advanceBuild(action);
       return { status: 200, body: structuredClone(action) };
     }

@@ -20,7 +20,8 @@ import {
   send,
 } from './http.ts';
 import { createTokenIssuer } from './oauth-token.ts';
-import { createRateLimit } from './rate-limits.ts';
+import { createRateLimit, type RateLimitSetting } from './rate-limits.ts';
+import { refuseScope } from './scopes.ts';
 import { type Action, type Binding, createTenant, type ExportJob, type User } from './tenant.ts';
 import { createTriggerBindings } from './trigger-bindings.ts';
 import { createUserExports } from './user-exports.ts';
@@ -69,8 +70,23 @@ export interface ManagementApiOptions {
   clientSecret?: string;
   /** The GET that answers 'built' after a create or update is the buildPolls-th (default 1). */
   buildPolls?: number;
-  /** The GET /jobs/:id that answers 'completed' is the exportPolls-th (default 1). */
+  /**
+   * The GET of an action that finds its deploy live (its `deployed_version`, and bindable) is
+   * the deployPolls-th after the deploy; until then a binding PATCH naming it answers 400
+   * "…has not been deployed yet". Default 0: live at once. `Infinity`: never live.
+   */
+  deployPolls?: number;
+  /**
+   * The GET /jobs/:id that answers 'completed' is the exportPolls-th (default 1); the ones
+   * before answer 'processing'.
+   */
   exportPolls?: number;
+  /** How long an export's download link works (default 60 s, as Auth0 documents). */
+  exportLinkSeconds?: number;
+  /** An export job not completed this long after it started ends 'failed' (default 8 hours). */
+  exportTimeoutMs?: number;
+  /** The M2M application's grant (default: every scope the project needs; see scopes.ts). */
+  grantedScopes?: readonly string[];
 }
 
 export interface ClientOptions {
@@ -121,12 +137,25 @@ export interface ManagementApi {
     reply: FaultReply,
     match?: (req: { method: string; path: string }) => boolean,
   ): void;
-  /** A token bucket (burst = perSecond) over all /api/v2 requests; `undefined` lifts it. */
-  setRateLimit(perSecond: number | undefined): void;
+  /**
+   * The tenant's rate limits (rate-limits.ts): a number is a global bucket whose burst is its
+   * rate; `{ perSecond, burst }` sets the burst apart; `{ global, writeUsers }` adds the Write
+   * Users bucket (POST/PATCH /users); `undefined` lifts them.
+   */
+  setRateLimit(limit: RateLimitSetting): void;
   /** What the following builds end in (default 'built'). */
   setBuildResult(result: 'built' | 'failed'): void;
   /** Invalidates every issued token (the next API calls answer 401). */
   revokeTokens(): void;
+  /**
+   * The M2M application's grant from now on; `undefined` restores the default. A token keeps the
+   * scopes it was issued with, so a client that already holds one must be made anew to see it.
+   */
+  setGrantedScopes(scopes: readonly string[] | undefined): void;
+  /** The export job's next GET answers 'failed'. */
+  failExport(jobId: string): void;
+  /** Every export download link handed out so far is expired; the job's next GET signs a new one. */
+  expireExportLinks(): void;
   close(): Promise<void>;
 }
 
@@ -146,13 +175,19 @@ export async function startManagementApi(
     clientId,
     clientSecret,
     audience: `https://${domain}/api/v2/`,
+    grantedScopes: options.grantedScopes,
   });
-  const actions = createActions(tenant, { buildPolls: options.buildPolls ?? 1 });
+  const actions = createActions(tenant, {
+    buildPolls: options.buildPolls ?? 1,
+    deployPolls: options.deployPolls ?? 0,
+  });
   const bindings = createTriggerBindings(tenant);
   const users = createUsers(tenant);
   const userExports = createUserExports(tenant, {
     exportPolls: options.exportPolls ?? 1,
     baseUrl: () => url,
+    linkSeconds: options.exportLinkSeconds,
+    timeoutMs: options.exportTimeoutMs,
   });
   const routes: Route[] = [actions.route, bindings.route, users.route, userExports.route];
 
@@ -189,19 +224,31 @@ export async function startManagementApi(
       send(res, body.ok ? tokens.issue(body.value) : tokens.issue(undefined));
       return;
     }
-    if (await userExports.serveDownload(method, path, res)) return;
+    if (await userExports.serveDownload(method, path, query, res)) return;
     if (!rawPath.startsWith('/api/v2/')) {
       send(res, notFound());
       return;
     }
 
-    if (!tokens.accepts(req.headers.authorization)) {
+    const granted = tokens.scopesOf(req.headers.authorization);
+    if (!granted) {
       send(res, error(401, 'Invalid token'));
       return;
     }
-    const rate = rateLimit.take();
+    // The token's scopes against the route's (scopes.ts): Auth0's 403 insufficient_scope.
+    const denied = refuseScope(method, rawPath, granted);
+    if (denied) {
+      send(res, denied);
+      return;
+    }
+    const rate = rateLimit.take(
+      method,
+      rawPath.slice('/api/v2/'.length).split('/').map(safeDecode),
+    );
     if (rate && !rate.ok) {
-      send(res, { ...error(429, 'Global limit has been reached'), headers: rate.headers });
+      // Auth0's 429: the bucket's x-ratelimit-* headers, errorCode too_many_requests, and no
+      // Retry-After (see rate-limits.ts).
+      send(res, { ...error(429, rate.message, 'too_many_requests'), headers: rate.headers });
       return;
     }
     if (!body.ok) {
@@ -286,6 +333,9 @@ export async function startManagementApi(
     setRateLimit: rateLimit.set,
     setBuildResult: actions.setBuildResult,
     revokeTokens: tokens.revokeAll,
+    setGrantedScopes: tokens.setGrantedScopes,
+    failExport: userExports.failJob,
+    expireExportLinks: userExports.expireLinks,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -24,7 +24,12 @@ export interface ActionSecret {
   updated_at: string;
 }
 
-export type BuildStatus = 'pending' | 'building' | 'built' | 'failed';
+/**
+ * A draft's or a version's build status, as the SDK's `ActionBuildStatusEnum` lists them
+ * (auth0/node-auth0 src/management/api/types/types.ts). This stand-in goes pending → building →
+ * built (or failed); packaged and retrying are Auth0's intermediate states, never answered here.
+ */
+export type BuildStatus = 'pending' | 'building' | 'packaged' | 'built' | 'retrying' | 'failed';
 
 export interface ActionVersion {
   id: string;
@@ -35,8 +40,9 @@ export interface ActionVersion {
   secrets: ActionSecret[];
   supported_triggers: ActionTrigger[];
   number: number;
+  /** False from the deploy until Auth0 has made this version live (see actions.ts). */
   deployed: boolean;
-  status: 'built';
+  status: BuildStatus;
   built_at: string;
   created_at: string;
   updated_at: string;
@@ -55,7 +61,10 @@ export interface Action {
   created_at: string;
   updated_at: string;
   built_at?: string;
-  /** The version last deployed (what runs at login), as Auth0 returns it on GET. */
+  /**
+   * The live version (what runs at login), as Auth0 returns it on GET. A deploy replaces it
+   * only once it has taken effect, a moment after the deploy answered.
+   */
   deployed_version?: ActionVersion;
 }
 
@@ -83,10 +92,19 @@ export interface ExportField {
   export_as?: string;
 }
 
+/**
+ * A users-export job's statuses: `pending` when created (the example reply in auth0/docs-v2
+ * main/docs/manage-users/user-migration/bulk-user-exports.mdx), `processing` while it runs,
+ * then `completed` with a `location`, or `failed`. The SDK types `status` as a plain string
+ * (auth0/node-auth0 GetJobResponseContent), so the project treats anything but completed and
+ * failed as still running.
+ */
+export type ExportJobStatus = 'pending' | 'processing' | 'completed' | 'failed';
+
 export interface ExportJob {
   id: string;
   type: 'users_export';
-  status: 'pending' | 'completed';
+  status: ExportJobStatus;
   format: 'json';
   fields?: ExportField[];
   connection_id?: string;

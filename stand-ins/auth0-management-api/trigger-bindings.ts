@@ -7,7 +7,8 @@ import { type Action, type Binding, now, type Tenant, TRIGGER } from './tenant.t
 /**
  * /api/v2/actions/triggers/post-login/bindings: which deployed Actions run at login, in order.
  * A PATCH replaces the whole list; each entry names an existing binding (kept, with its id) or
- * an action by id or name (a new binding).
+ * an action by id or name (a new binding). Only an action with a live deployed version can be
+ * bound; one deployed a moment ago is refused until its deploy has taken effect.
  */
 
 export function createTriggerBindings(tenant: Tenant) {
@@ -76,9 +77,7 @@ export function createTriggerBindings(tenant: Tenant) {
       if (!supports(action, TRIGGER)) {
         return invalid(`Action '${action.name}' does not support the trigger '${TRIGGER}'.`);
       }
-      if (!action.deployed_version) {
-        return invalid(`Action '${action.name}' must be deployed before it can be bound.`);
-      }
+      if (!action.deployed_version) return notDeployedYet();
       if (next.some((b) => b.action_id === action.id)) {
         return invalid(`Action '${action.name}' is bound more than once.`);
       }
@@ -118,6 +117,20 @@ export function createTriggerBindings(tenant: Tenant) {
       bindings.push(newBinding(action, action.name, action.created_at));
     },
   };
+}
+
+/**
+ * Auth0's answer for an action with no live version: never deployed, or deployed a moment ago
+ * and not yet live (actions.ts). The message is Auth0's as the Deploy CLI logged it in
+ * auth0/auth0-deploy-cli issue #385; terraform-provider-auth0 PR #1590 describes the same 400
+ * under load. No errorCode is on record for it, so none is sent: a client must recognise it by
+ * status and message.
+ */
+export const NOT_DEPLOYED_YET =
+  'Trying to create a binding for an action that has not been deployed yet.';
+
+function notDeployedYet(): Reply {
+  return error(400, NOT_DEPLOYED_YET);
 }
 
 function newBinding(action: Action, displayName: string, at: string): Binding {

@@ -6,7 +6,6 @@ import { createGzip } from 'node:zlib';
 import {
   type ApiRequest,
   error,
-  errorBody,
   invalid,
   isObject,
   isObjectList,
@@ -17,20 +16,39 @@ import { type ExportField, type ExportJob, now, type Tenant, type User } from '.
 
 /**
  * User export jobs: POST /api/v2/jobs/users-exports starts one, GET /api/v2/jobs/:id finds it
- * 'completed' after `exportPolls` polls with a `location`, and that link (served here, outside
- * /api/v2 and without a token, like the pre-signed S3 link Auth0 hands out) streams the users
- * as gzipped NDJSON.
+ * 'processing', then 'completed' at the `exportPolls`-th poll with a `location`, and that link
+ * (served here, outside /api/v2 and without a token, like the pre-signed S3 link Auth0 hands out)
+ * streams the users as gzipped NDJSON.
+ *
+ * The unpleasant parts, as Auth0 documents them (auth0/docs-v2
+ * main/docs/manage-users/user-migration/bulk-user-exports.mdx): "The download link is valid for
+ * 60 seconds. If this time period expires, you have 24 hours to call it again": every GET of a
+ * completed job signs a fresh link, and a link used after `linkSeconds` is refused as S3 refuses
+ * an expired pre-signed URL. A job not done within `timeoutMs` ends 'failed', as Auth0 marks an
+ * import job failed that has not completed in two hours (bulk-user-imports.mdx); for exports the
+ * docs give no figure, so the default is a generous 8 hours. `failJob` fails one at once.
  */
 
 const DOWNLOAD = /^\/exports\/([^/]+)\.json\.gz$/;
+const EIGHT_HOURS_MS = 8 * 60 * 60 * 1000;
 
-export function createUserExports(
-  tenant: Tenant,
-  options: { exportPolls: number; baseUrl: () => string },
-) {
+export interface UserExportOptions {
+  exportPolls: number;
+  baseUrl: () => string;
+  /** How long a download link works (default 60 s, as Auth0 documents). */
+  linkSeconds?: number | undefined;
+  /** A job not completed this long after its creation is 'failed' (default 8 hours). */
+  timeoutMs?: number | undefined;
+}
+
+export function createUserExports(tenant: Tenant, options: UserExportOptions) {
   const { users, jobs } = tenant;
   const { exportPolls, baseUrl } = options;
+  const linkMs = (options.linkSeconds ?? 60) * 1000;
+  const timeoutMs = options.timeoutMs ?? EIGHT_HOURS_MS;
   const exportCountdown = new Map<string, number>();
+  /** Each signed link (by its signature): its job and when it stops working. */
+  const links = new Map<string, { jobId: string; expiresIn: string; expiresAt: number }>();
 
   function createExport(body: unknown): Reply {
     const request = body === undefined ? {} : body;
@@ -66,17 +84,39 @@ export function createUserExports(
   }
 
   function getJob(job: ExportJob): Reply {
-    if (job.status === 'pending') {
+    const unfinished = job.status === 'pending' || job.status === 'processing';
+    if (unfinished && Date.now() - Date.parse(job.created_at) >= timeoutMs) {
+      job.status = 'failed';
+    } else if (unfinished) {
       const left = (exportCountdown.get(job.id) ?? exportPolls) - 1;
       if (left > 0) {
         exportCountdown.set(job.id, left);
+        job.status = 'processing';
       } else {
         exportCountdown.delete(job.id);
         job.status = 'completed';
-        job.location = `${baseUrl()}/exports/${job.id}.json.gz`;
       }
     }
+    if (job.status !== 'completed') {
+      delete job.location;
+      return { status: 200, body: structuredClone(job) };
+    }
+    job.location = signedLink(job.id);
     return { status: 200, body: structuredClone(job) };
+  }
+
+  /** A pre-signed S3-style link to the job's file, working for `linkMs` from now. */
+  function signedLink(jobId: string): string {
+    const signature = randomBytes(16).toString('hex');
+    const signedAt = Date.now();
+    const expiresIn = String(Math.ceil(linkMs / 1000));
+    links.set(signature, { jobId, expiresIn, expiresAt: signedAt + linkMs });
+    const query = new URLSearchParams({
+      'X-Amz-Date': amzDate(signedAt),
+      'X-Amz-Expires': expiresIn,
+      'X-Amz-Signature': signature,
+    });
+    return `${baseUrl()}/exports/${jobId}.json.gz?${query}`;
   }
 
   function* exportLines(job: ExportJob): Generator<string> {
@@ -95,10 +135,34 @@ export function createUserExports(
     if (chunk !== '') yield chunk;
   }
 
-  async function streamExport(res: ServerResponse, jobId: string): Promise<void> {
+  async function streamExport(
+    res: ServerResponse,
+    jobId: string,
+    query: Record<string, string>,
+  ): Promise<void> {
+    const link = links.get(query['X-Amz-Signature'] ?? '');
+    if (link?.jobId !== jobId) {
+      sendS3Error(
+        res,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      );
+      return;
+    }
+    // S3 checks a pre-signed URL's expiry when the request arrives, and a download under way
+    // goes on (AWS S3 User Guide, "Download and upload objects with presigned URLs":
+    // docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html).
+    if (Date.now() >= link.expiresAt) {
+      sendS3Error(res, 'AccessDenied', 'Request has expired', {
+        'X-Amz-Expires': link.expiresIn,
+        Expires: new Date(link.expiresAt).toISOString(),
+        ServerTime: new Date().toISOString(),
+      });
+      return;
+    }
     const job = jobs.get(jobId);
     if (job?.status !== 'completed') {
-      send(res, { status: 404, body: errorBody(404, 'No such export.') });
+      sendS3Error(res, 'NoSuchKey', 'The specified key does not exist.', {}, 404);
       return;
     }
     // A gzip file, as S3 serves it: no Content-Encoding, so the client sees the gzip bytes.
@@ -121,11 +185,27 @@ export function createUserExports(
   return {
     route,
     /** Answers a GET of a download link (true), or leaves the request alone (false). */
-    async serveDownload(method: string, path: string, res: ServerResponse): Promise<boolean> {
+    async serveDownload(
+      method: string,
+      path: string,
+      query: Record<string, string>,
+      res: ServerResponse,
+    ): Promise<boolean> {
       const jobId = DOWNLOAD.exec(path)?.[1];
       if (jobId === undefined || method !== 'GET') return false;
-      await streamExport(res, jobId);
+      await streamExport(res, jobId, query);
       return true;
+    },
+    /** The job's next GET answers 'failed' (an export Auth0 could not finish). */
+    failJob(jobId: string): void {
+      const job = jobs.get(jobId);
+      if (!job) throw new Error(`no export job ${jobId}`);
+      job.status = 'failed';
+      delete job.location;
+    },
+    /** Every link handed out so far stops working (as 60 s later); the next GET signs a new one. */
+    expireLinks(): void {
+      for (const link of links.values()) link.expiresAt = Math.min(link.expiresAt, Date.now());
     },
   };
 }
@@ -150,4 +230,33 @@ function project(user: User, fields: ExportField[] | undefined): Record<string, 
     if (value !== undefined) row[field.export_as ?? field.name] = value;
   }
   return row;
+}
+
+/**
+ * S3's error reply: XML `<Error><Code>…</Code><Message>…</Message>…</Error>` (Amazon S3 API
+ * Reference, "Error responses": docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+ */
+function sendS3Error(
+  res: ServerResponse,
+  code: string,
+  message: string,
+  extra: Record<string, string> = {},
+  status = 403,
+): void {
+  const fields = Object.entries({ Code: code, Message: message, ...extra })
+    .map(([name, value]) => `<${name}>${value}</${name}>`)
+    .join('');
+  send(res, {
+    status,
+    headers: { 'content-type': 'application/xml' },
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${fields}<RequestId>${randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`,
+  });
+}
+
+/** X-Amz-Date's form: 20260101T000000Z. */
+function amzDate(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }

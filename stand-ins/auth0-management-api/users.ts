@@ -3,8 +3,10 @@ import { now, type Tenant, type User } from './tenant.ts';
 
 /**
  * /api/v2/users/:id: reading a user and the PATCH the sync writes app_metadata with. As Auth0
- * does, app_metadata and user_metadata are merged one level deep (a null removes the key) and
- * any other property is replaced.
+ * does, app_metadata and user_metadata are merged one level deep (a null removes the key), an
+ * empty object removes the metadata completely, and any other property is replaced (auth0/docs-v2
+ * main/docs/manage-users/user-accounts/metadata/manage-metadata-api.mdx, "Merge user metadata"
+ * and "App metadata": "sending this body removes everything in `app_metadata`").
  */
 
 export function createUsers(tenant: Tenant) {
@@ -22,7 +24,9 @@ export function createUsers(tenant: Tenant) {
       }
     }
     for (const [key, value] of Object.entries(body)) {
-      if (key === 'app_metadata' || key === 'user_metadata') {
+      if ((key === 'app_metadata' || key === 'user_metadata') && isEmpty(value)) {
+        user[key] = {};
+      } else if (key === 'app_metadata' || key === 'user_metadata') {
         const merged: Record<string, unknown> = { ...(user[key] ?? {}) };
         for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
           if (v === null) delete merged[k];
@@ -60,4 +64,8 @@ export function createUsers(tenant: Tenant) {
       return userWrites;
     },
   };
+}
+
+function isEmpty(value: unknown): boolean {
+  return isObject(value) && Object.keys(value).length === 0;
 }

@@ -99,8 +99,13 @@ describe('backfill over a 2,500-user tenant', () => {
     // Interrupted after 1,200 users (past the 1,000 a users search could list)...
     const first = await env.stack.run({ location, workers: 8, stopAfter: 1_200 });
     expect(first.progress).toMatchObject({ done: false, next: 1_200, exported: 1_200 });
-    // ...and resumed where it stopped.
-    const second = await env.stack.run({ location, workers: 8, startAt: first.progress.next });
+    // ...and resumed where it stopped. Auth0's download link lives 60 s, so the resumed run
+    // downloads again from a fresh link, as each enqueue step of the orchestrator does.
+    const second = await env.stack.run({
+      location: await env.stack.exportTenant(),
+      workers: 8,
+      startAt: first.progress.next,
+    });
     expect(second.progress).toMatchObject({ done: true, next: USERS, exported: USERS - 1_200 });
 
     const looked = kinds.gone.length + kinds.changed.length + kinds.unchanged.length;

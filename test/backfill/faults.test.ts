@@ -29,9 +29,26 @@ const isUserPatch = (req: { method: string; path: string }) =>
 const userPatches = () => env.api.requests.filter(isUserPatch);
 
 describe('Auth0 pushing back', () => {
-  it('a 429 storm on PATCH /users: every user is written once, after Retry-After, with no second CRM call', async () => {
+  it('a 429 storm on PATCH /users (Auth0 sends x-ratelimit-* but no Retry-After): every user is written once, after the reset second, with no second CRM call', async () => {
     seedChanged(100);
-    env.api.failNext(8, { status: 429, headers: { 'retry-after': '1' } }, isUserPatch);
+    env.api.failNext(
+      8,
+      {
+        status: 429,
+        headers: {
+          'x-ratelimit-limit': '20',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
+        },
+        body: {
+          statusCode: 429,
+          error: 'Too Many Requests',
+          message: 'Global limit has been reached',
+          errorCode: 'too_many_requests',
+        },
+      },
+      isUserPatch,
+    );
     const run = await env.stack.run({ location: await env.stack.exportTenant(), workers: 8 });
 
     expect(run.counts).toMatchObject({ checked: 100, changed: 100, failed: 0 });
@@ -50,8 +67,9 @@ describe('Auth0 pushing back', () => {
   it("the Management API's rate limit: writes it refuses come back later, none is lost", async () => {
     seedChanged(60);
     const location = await env.stack.exportTenant();
-    // The tenant allows 20 calls a second; this writer would send far more.
-    env.api.setRateLimit(20);
+    // The tenant's Write Users bucket refills 20 a second (burst 20); this writer would send
+    // far more.
+    env.api.setRateLimit({ writeUsers: { perSecond: 20, burst: 20 } });
     const run = await env.stack.run({ location, workers: 8 });
 
     expect(run.counts).toMatchObject({ checked: 60, changed: 60, failed: 0 });

@@ -35,7 +35,10 @@ function memoryQueue(): UserQueue & { batches: ExportedUser[][] } {
  * The orchestrator as its Lambda handler builds it, from the stamp settings alone: no CRM URL,
  * no CRM key, no signing secret in its environment.
  */
-function orchestrator(queue: UserQueue) {
+function orchestrator(
+  queue: UserQueue,
+  over: { download?: typeof fetch; clock?: () => number } = {},
+) {
   const config = loadStampReadConfig({ TABLE_NAME: env.stack.config.tableName });
   return buildOrchestrator(
     config,
@@ -44,10 +47,28 @@ function orchestrator(queue: UserQueue) {
       dynamodb: env.stack.dynamodb,
       queue,
       management: async () => env.api.client(),
-      download: env.api.fetch,
+      download: over.download ?? env.api.fetch,
+      ...(over.clock ? { clock: over.clock } : {}),
     },
   );
 }
+
+/** The stand-in's fetch, but every download link has expired by the time it is used. */
+function slowDownloads(expiring: number): { fetch: typeof fetch; refused: () => number } {
+  let refused = 0;
+  return {
+    refused: () => refused,
+    fetch: async (input, init) => {
+      if (refused < expiring) {
+        env.api.expireExportLinks();
+        refused += 1;
+      }
+      return env.api.fetch(input, init);
+    },
+  };
+}
+
+const jobPolls = () => env.api.requests.filter((r) => /^\/api\/v2\/jobs\/job_/.test(r.path)).length;
 
 describe('backfill orchestrator steps', () => {
   it('start → status → enqueue (stops before the time runs out, resumes at next) → one summary line', async () => {
@@ -132,9 +153,13 @@ describe('backfill orchestrator steps', () => {
     const orchestrate = orchestrator(memoryQueue());
     const remainingMs = () => 600_000;
     const state = await orchestrate({ step: 'start', state: {} }, remainingMs);
-    const job = env.api.jobs.get(state.jobId ?? '');
-    (job as unknown as { status: string }).status = 'failed';
-    await expect(orchestrate({ step: 'status', state }, remainingMs)).rejects.toThrow(/failed/);
+    env.api.failExport(state.jobId ?? '');
+    const failure = orchestrate({ step: 'status', state }, remainingMs);
+    await expect(failure).rejects.toThrow(
+      `export job ${state.jobId} failed: Auth0 reports the export job failed`,
+    );
+    // Its name is the one the state machine does not retry (BACKFILL_NOT_RETRIED_ERRORS).
+    await expect(failure).rejects.toMatchObject({ name: 'ExportFailedError' });
     await expect(orchestrate({ step: 'enqueue', state }, remainingMs)).rejects.toThrow(
       /not complete/,
     );
@@ -168,6 +193,69 @@ describe('backfill orchestrator steps', () => {
     expect(lines.find((l) => l.message === 'backfill run')).toMatchObject({
       stamps_unread: totals?.stampsUnread,
       BackfillStampsUnread: totals?.stampsUnread,
+    });
+  });
+
+  it('a download link that expired before its download started is replaced: the job is asked again', async () => {
+    seedSyncedTenant(env.api, { users: 50, changedShare: 0, namespace: env.stack.namespace });
+    const downloads = slowDownloads(1);
+    const queue = memoryQueue();
+    const orchestrate = orchestrator(queue, { download: downloads.fetch });
+    const remainingMs = () => 600_000;
+    let state = await orchestrate({ step: 'start', state: {} }, remainingMs);
+    while (state.exportState !== 'completed')
+      state = await orchestrate({ step: 'status', state }, remainingMs);
+    const pollsBefore = jobPolls();
+    state = await orchestrate({ step: 'enqueue', state }, remainingMs);
+    expect(downloads.refused()).toBe(1);
+    // One GET for the link that expired, one for its replacement.
+    expect(jobPolls() - pollsBefore).toBe(2);
+    expect(state).toMatchObject({ done: true, next: 50 });
+    expect(queue.batches.flat()).toHaveLength(50);
+  });
+
+  it('links that keep expiring fail the enqueue step after 3 fresh ones, saying so', async () => {
+    seedSyncedTenant(env.api, { users: 5, changedShare: 0, namespace: env.stack.namespace });
+    const downloads = slowDownloads(Number.POSITIVE_INFINITY);
+    const orchestrate = orchestrator(memoryQueue(), { download: downloads.fetch });
+    const remainingMs = () => 600_000;
+    let state = await orchestrate({ step: 'start', state: {} }, remainingMs);
+    while (state.exportState !== 'completed')
+      state = await orchestrate({ step: 'status', state }, remainingMs);
+    await expect(orchestrate({ step: 'enqueue', state }, remainingMs)).rejects.toThrow(
+      /3 fresh download links in a row expired before their download started/,
+    );
+    expect(downloads.refused()).toBe(3);
+  });
+
+  it('a job still pending or processing after 9 hours is given up by the status step', async () => {
+    let now = Date.parse('2026-12-01T03:00:00Z');
+    const orchestrate = orchestrator(memoryQueue(), { clock: () => now });
+    const remainingMs = () => 600_000;
+    // Eight hours in, still processing (the first poll, exportPolls: 2): the state machine waits.
+    const early = await orchestrate({ step: 'start', state: {} }, remainingMs);
+    now += 8 * 3_600_000;
+    const waiting = await orchestrate({ step: 'status', state: early }, remainingMs);
+    expect(waiting.exportState).toBe('running');
+    expect(env.api.jobs.get(early.jobId ?? '')?.status).toBe('processing');
+    // Nine hours and a minute in: given up, with the wait in the message.
+    const late = await orchestrate({ step: 'start', state: {} }, remainingMs);
+    now += 9 * 3_600_000 + 60_000;
+    const givenUp = orchestrate({ step: 'status', state: late }, remainingMs);
+    await expect(givenUp).rejects.toThrow(
+      /still pending or processing after 541 minutes \(more than 540\): giving up/,
+    );
+    await expect(givenUp).rejects.toMatchObject({ name: 'ExportFailedError' });
+  });
+
+  it('without read:users the start step fails naming the scope', async () => {
+    env.api.setGrantedScopes(['read:actions', 'update:users']);
+    const orchestrate = orchestrator(memoryQueue());
+    await expect(orchestrate({ step: 'start', state: {} }, () => 600_000)).rejects.toThrow(
+      /may not start a user export .*grant it the scope read:users/,
+    );
+    await expect(orchestrate({ step: 'start', state: {} }, () => 600_000)).rejects.toMatchObject({
+      name: 'MissingScopeError',
     });
   });
 });

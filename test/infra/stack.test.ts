@@ -248,6 +248,13 @@ describe('the backfill', () => {
       Target: Match.objectLike({ Arn: Match.anyValue() }),
     });
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    // A failed export job or a missing scope fails the run at once; anything else is retried.
+    const definition = JSON.stringify(
+      Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0],
+    );
+    expect(definition).toContain(
+      String.raw`{\"ErrorEquals\":[\"ExportFailedError\",\"MissingScopeError\"],\"MaxAttempts\":0},{\"ErrorEquals\":[\"States.ALL\"]`,
+    );
     const queues = Object.values(template.findResources('AWS::SQS::Queue'));
     expect(queues).toHaveLength(2);
     for (const queue of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
@@ -268,15 +275,28 @@ describe('the backfill', () => {
   });
 });
 
+const EXISTING_AUTH0_SECRET =
+  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-crm-sync/auth0-AbC123';
+
 describe('the opt-in Action installation', () => {
-  it('is a custom resource carrying the built Action, whose installer reads only the signing and Auth0 secrets', () => {
-    const installed = synth({ ...DEPLOYABLE, installAction: true, actionPosition: 'first' });
+  it('is a custom resource carrying the built Action and its settings, whose installer reads only the signing and Auth0 secrets', () => {
+    const installed = synth({
+      ...DEPLOYABLE,
+      installAction: true,
+      auth0CredentialsSecretArn: EXISTING_AUTH0_SECRET,
+      actionPosition: 'first',
+      accessTokenClaims: true,
+      actionMetadataWrites: 'daily',
+    });
     const resources = installed.findResources('Custom::Auth0PostLoginAction');
     const [resource] = Object.values(resources);
     expect(resource?.Properties).toMatchObject({
       ActionName: 'auth0-crm-sync',
       Position: 'first',
       FailMode: 'open',
+      AccessTokenClaims: 'true',
+      MetadataWrites: 'daily',
+      Auth0SecretArn: EXISTING_AUTH0_SECRET,
     });
     expect(resource?.Properties.Code).toContain('onExecutePostLogin');
     expect(JSON.stringify(resource?.Properties)).not.toMatch(/SecretString/);
@@ -287,10 +307,40 @@ describe('the opt-in Action installation', () => {
     );
     const text = JSON.stringify(policies);
     expect(text).toMatch(/SigningSecret/);
-    expect(text).toMatch(/Auth0Credentials/);
+    expect(text).toContain(EXISTING_AUTH0_SECRET);
     expect(text).not.toMatch(/CrmApiKey|dynamodb/);
     expect(template.findResources('Custom::Auth0PostLoginAction')).toEqual({});
   }, 60_000);
+
+  it('with an existing Auth0 credentials secret, creates none and grants the backfill read on it', () => {
+    const imported = synth({ ...DEPLOYABLE, auth0CredentialsSecretArn: EXISTING_AUTH0_SECRET });
+    const secrets = Object.values(imported.findResources('AWS::SecretsManager::Secret'));
+    expect(secrets).toHaveLength(2);
+    expect(JSON.stringify(secrets)).not.toMatch(/Auth0 M2M/);
+    const worker = Object.values(imported.findResources('AWS::IAM::Policy')).filter((p) =>
+      (p.Properties.Roles as Array<{ Ref: string }>).some((r) =>
+        r.Ref.startsWith('BackfillWorkerRole'),
+      ),
+    );
+    expect(JSON.stringify(worker)).toContain(EXISTING_AUTH0_SECRET);
+    expect(imported.findOutputs('Auth0CredentialsSecretArn').Auth0CredentialsSecretArn?.Value).toBe(
+      EXISTING_AUTH0_SECRET,
+    );
+  }, 60_000);
+
+  it('refuses installAction without an existing credentials secret, saying the two orders that work', () => {
+    const context = { ...DEPLOYABLE, installAction: true } as Record<string, unknown>;
+    let message = '';
+    try {
+      readStackConfig((key) => context[key]);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/installAction=true needs auth0CredentialsSecretArn/);
+    expect(message).toMatch(/\(1\) deploy with installAction=false, put the credentials/);
+    expect(message).toMatch(/then deploy again with installAction=true/);
+    expect(message).toMatch(/\(2\) create the secret first .* pass its ARN/);
+  });
 });
 
 describe('configuration', () => {
@@ -314,6 +364,8 @@ describe('configuration', () => {
     [{ claimMap: { 'a.b': 'x' } }, /claim name/],
     [{ alarmEmail: 'not-an-email' }, /alarmEmail/],
     [{ logRetentionDays: 42 }, /logRetentionDays/],
+    // A name or partial ARN: Secret.fromSecretCompleteArn needs the 6-character suffix.
+    [{ auth0CredentialsSecretArn: 'auth0-crm-sync/auth0' }, /auth0CredentialsSecretArn/],
     // A CRM timeout that leaves no room inside the Action's: waiters could never be answered.
     [{ crmTimeoutMs: 2_800, actionTimeoutMs: 3_000 }, /crmTimeoutMs and actionTimeoutMs/],
   ])('refuses %j with a message naming the setting', (override, message) => {

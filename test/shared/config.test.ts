@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import {
   loadBackfillConfig,
   loadLocalPort,
+  loadStampReadConfig,
   loadSyncServiceConfig,
   parseSettings,
 } from '#shared/config.ts';
@@ -86,6 +87,38 @@ describe('service configuration', () => {
       expect((error as Error).message).not.toContain(base.CRM_API_KEY);
       expect((error as Error).message).toMatch(/TABLE_NAME/);
     }
+  });
+});
+
+describe('the size of app_metadata.crm is checked when the configuration is read', () => {
+  it('the default claim map and length fit', () => {
+    expect(loadSyncServiceConfig(base).mapping.maxValueLength).toBe(256);
+  });
+
+  it.each([
+    [
+      { CLAIM_VALUE_MAX_LENGTH: '2048' },
+      /2 claims of up to 2048 characters .* 17,313 bytes .*at most 395 characters/,
+    ],
+    [
+      {
+        CLAIM_MAP: JSON.stringify(Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((k) => [k, k]))),
+      },
+      /5 claims of up to 256 characters .*at most 15\d characters with these claims/,
+    ],
+  ])('refuses %j, naming both settings and the 4,096-byte cap', (override, worst) => {
+    const message = messageOf(() => loadSyncServiceConfig({ ...base, ...override }));
+    expect(message).toMatch(/^Invalid configuration: CLAIM_MAP and CLAIM_VALUE_MAX_LENGTH: /);
+    expect(message).toMatch(worst);
+    expect(message).toMatch(/above the cap of 4,096 bytes/);
+  });
+
+  it('the orchestrator, which reads only the stamp settings, refuses it too', () => {
+    expect(
+      messageOf(() =>
+        loadStampReadConfig({ TABLE_NAME: 'stamps', CLAIM_VALUE_MAX_LENGTH: '2048' }),
+      ),
+    ).toMatch(/^Invalid configuration: CLAIM_MAP and CLAIM_VALUE_MAX_LENGTH: /);
   });
 });
 

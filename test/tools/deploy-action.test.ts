@@ -5,7 +5,8 @@ import { deployAction } from '#tools/deploy-action.ts';
 let api: ManagementApi;
 let env: Record<string, string>;
 beforeEach(async () => {
-  api = await startManagementApi();
+  // As on Auth0, a deploy takes effect a moment later and a binding before then is refused.
+  api = await startManagementApi({ deployPolls: 2 });
   env = {
     AUTH0_DOMAIN: api.domain,
     AUTH0_CLIENT_ID: api.clientId,
@@ -47,5 +48,25 @@ describe('npm run action:deploy', () => {
     await expect(deployAction(missing, { dryRun: true, fetch: api.fetch })).rejects.toThrow(
       /SYNC_API_URL/,
     );
+  });
+
+  it('passes ACCESS_TOKEN_CLAIMS and METADATA_WRITES to the Action as secrets', async () => {
+    const settings = { ...env, ACCESS_TOKEN_CLAIMS: 'true', METADATA_WRITES: 'daily' };
+    const { text } = await deployAction(settings, { dryRun: true, fetch: api.fetch });
+    expect(text).toMatch(/ACCESS_TOKEN_CLAIMS, METADATA_WRITES/);
+    await deployAction(settings, { dryRun: false, fetch: api.fetch, installer: { pollMs: 5 } });
+    const [action] = api.actions.values();
+    expect(api.secretValues(action?.id ?? '')).toMatchObject({
+      ACCESS_TOKEN_CLAIMS: 'true',
+      METADATA_WRITES: 'daily',
+    });
+    const again = await deployAction(settings, { dryRun: false, fetch: api.fetch });
+    expect(again.text).toMatch(/^nothing to do/);
+  });
+
+  it('refuses a METADATA_WRITES other than on_change or daily, naming it', async () => {
+    await expect(
+      deployAction({ ...env, METADATA_WRITES: 'weekly' }, { dryRun: true, fetch: api.fetch }),
+    ).rejects.toThrow(/METADATA_WRITES/);
   });
 });

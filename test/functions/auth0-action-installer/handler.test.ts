@@ -31,7 +31,8 @@ async function startResponseEndpoint() {
 }
 
 beforeEach(async () => {
-  api = await startManagementApi();
+  // As on Auth0, a deploy takes effect a moment later and a binding before then is refused.
+  api = await startManagementApi({ buildPolls: 2, deployPolls: 2 });
   sm = await startSecretsManagerServer({
     [SIGNING]: JSON.stringify({ current: 'cr-signing-new', previous: 'cr-signing-old' }),
     [AUTH0]: JSON.stringify({ clientId: api.clientId, clientSecret: api.clientSecret }),
@@ -44,7 +45,11 @@ afterEach(async () => {
   await api.close();
 });
 
-function event(requestType: 'Create' | 'Update' | 'Delete', physicalId?: string) {
+function event(
+  requestType: 'Create' | 'Update' | 'Delete',
+  physicalId?: string,
+  properties: Record<string, string> = {},
+) {
   return {
     RequestType: requestType,
     ResponseURL: cfn.url,
@@ -64,6 +69,7 @@ function event(requestType: 'Create' | 'Update' | 'Delete', physicalId?: string)
       Auth0SecretArn: AUTH0,
       Auth0Domain: api.domain,
       FailMode: 'open',
+      ...properties,
     },
   } as unknown as CloudFormationCustomResourceEvent;
 }
@@ -74,7 +80,7 @@ describe('the Action installer custom resource', () => {
     const handler = createInstallerHandler({
       secretsManager: sm.client(),
       fetch: api.fetch,
-      pollMs: 5,
+      installer: { pollMs: 5 },
     });
     await handler(event('Create'));
     expect(cfn.responses[0]).toMatchObject({
@@ -93,14 +99,100 @@ describe('the Action installer custom resource', () => {
     expect(api.bindings.map((b) => b.display_name)).toEqual(['fraud-check']);
   });
 
-  it('reports FAILED with a reason (not a hang) when the Auth0 credentials were never set', async () => {
+  it('reports FAILED with a reason naming the secret (not a hang) when the Auth0 credentials were never set', async () => {
     sm.set(AUTH0, JSON.stringify({ clientId: 'set-me', clientSecret: 'generated' }));
     const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
     await handler(event('Create'));
     expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
-    expect(String(cfn.responses[0]?.Reason)).toMatch(/SetAuth0CredentialsCommand/);
+    const reason = String(cfn.responses[0]?.Reason);
+    expect(reason).toMatch(/"auth0-crm-sync".*still holds its placeholder/);
+    expect(reason).toMatch(/SetAuth0CredentialsCommand/);
+    expect(reason).toContain(AUTH0);
+    expect(reason).not.toContain('generated');
+    expect(api.requests).toEqual([]);
     // Deleting a resource whose creation failed touches nothing.
     await handler(event('Delete', String(cfn.responses[0]?.PhysicalResourceId)));
     expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
+  });
+
+  it('passes ACCESS_TOKEN_CLAIMS and METADATA_WRITES to the Action; an unchanged Update writes nothing', async () => {
+    const handler = createInstallerHandler({
+      secretsManager: sm.client(),
+      fetch: api.fetch,
+      installer: { pollMs: 5 },
+    });
+    const settings = { AccessTokenClaims: 'true', MetadataWrites: 'daily' };
+    await handler(event('Create', undefined, settings));
+    expect(cfn.responses[0]).toMatchObject({ Status: 'SUCCESS' });
+    const [ours] = api.actions.values();
+    expect(api.secretValues(ours?.id ?? '')).toMatchObject({
+      ACCESS_TOKEN_CLAIMS: 'true',
+      METADATA_WRITES: 'daily',
+    });
+
+    const writes = api.writes().length;
+    await handler(event('Update', 'auth0-action:auth0-crm-sync', settings));
+    expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
+    expect(api.writes().length).toBe(writes);
+
+    await handler(
+      event('Update', 'auth0-action:auth0-crm-sync', { ...settings, MetadataWrites: 'on_change' }),
+    );
+    expect(api.secretValues(ours?.id ?? '')).toMatchObject({ METADATA_WRITES: 'on_change' });
+    // A change of setting updates and redeploys the Action; its binding stays as it was.
+    expect(
+      api
+        .writes()
+        .slice(writes)
+        .map((w) => `${w.method} ${w.path}`),
+    ).toEqual([
+      `PATCH /api/v2/actions/actions/${ours?.id}`,
+      `POST /api/v2/actions/actions/${ours?.id}/deploy`,
+    ]);
+  });
+
+  it('refuses a METADATA_WRITES the Action cannot read, naming it', async () => {
+    const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
+    await handler(event('Create', undefined, { MetadataWrites: 'weekly' }));
+    expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
+    expect(String(cfn.responses[0]?.Reason)).toMatch(/METADATA_WRITES may not be "weekly"/);
+  });
+
+  it('reports FAILED naming the Action when Auth0 fails to build it', async () => {
+    api.setBuildResult('failed');
+    const handler = createInstallerHandler({
+      secretsManager: sm.client(),
+      fetch: api.fetch,
+      installer: { pollMs: 5 },
+    });
+    await handler(event('Create'));
+    expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
+    expect(String(cfn.responses[0]?.Reason)).toMatch(/failed to build the Action "auth0-crm-sync"/);
+  });
+
+  it('reports FAILED naming the missing scope when the M2M application may not bind', async () => {
+    api.failNext(
+      1,
+      {
+        status: 403,
+        body: {
+          statusCode: 403,
+          error: 'Forbidden',
+          message: 'Insufficient scope, expected any of: update:actions',
+          errorCode: 'insufficient_scope',
+        },
+      },
+      (r) => r.method === 'PATCH' && r.path.endsWith('/bindings'),
+    );
+    const handler = createInstallerHandler({
+      secretsManager: sm.client(),
+      fetch: api.fetch,
+      installer: { pollMs: 5 },
+    });
+    await handler(event('Create'));
+    expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
+    expect(String(cfn.responses[0]?.Reason)).toMatch(
+      /MissingScopeError: .*bind the Action "auth0-crm-sync" to post-login: grant it the scope update:actions/,
+    );
   });
 });

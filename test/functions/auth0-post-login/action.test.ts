@@ -110,11 +110,25 @@ describe('logins', () => {
     expect(refresh.idToken).toEqual(first.idToken);
   });
 
-  it('stale metadata (past fresh_until) is refreshed with one call and one write', async () => {
+  it('stale metadata with unchanged CRM data: one call, the same claims, no write (on_change)', async () => {
     const user = ada();
-    await login(user);
+    const first = await login(user);
     (user.app_metadata.crm as Record<string, unknown>).fresh_until = '2000-01-01T00:00:00.000Z';
     const r = await login(user);
+    expect(r.calls).toBe(1);
+    expect(r.metadataWrites).toBe(0);
+    expect(r.idToken).toEqual(first.idToken);
+    expect((user.app_metadata.crm as { fresh_until: string }).fresh_until).toBe(
+      '2000-01-01T00:00:00.000Z',
+    );
+  });
+
+  it('stale metadata is rewritten with its new fresh_until under METADATA_WRITES=daily', async () => {
+    const user = ada();
+    const daily = { secrets: { ...secrets, METADATA_WRITES: 'daily' } };
+    await login(user, daily);
+    (user.app_metadata.crm as Record<string, unknown>).fresh_until = '2000-01-01T00:00:00.000Z';
+    const r = await login(user, daily);
     expect(r.calls).toBe(1);
     expect(r.metadataWrites).toBe(1);
     expect(
@@ -126,6 +140,18 @@ describe('logins', () => {
     const r = await login(ada(), { secrets: { ...secrets, ACCESS_TOKEN_CLAIMS: 'true' } });
     expect(r.accessToken).toEqual(r.idToken);
     expect(Object.keys(r.accessToken)).toHaveLength(2);
+  });
+
+  it('the default namespaced claims reach an access token for the Management API too', async () => {
+    const r = await simulateLogin(action, ada(), {
+      secrets: { ...secrets, ACCESS_TOKEN_CLAIMS: 'true' },
+      audience: 'https://tenant.eu.auth0.com/api/v2/',
+    });
+    expect(r.droppedClaims).toEqual([]);
+    expect(r.accessToken).toEqual({
+      [`${NS}crm_id`]: ADA_LOVELACE.id,
+      [`${NS}name`]: ADA_LOVELACE.name,
+    });
   });
 
   it('a user the CRM does not know gets no claims, and metadata saying so', async () => {

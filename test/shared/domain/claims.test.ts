@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildClaimMapping, mapFields, readCrmId, toClaims } from '#shared/domain/claims.ts';
+import {
+  buildClaimMapping,
+  checkAccessTokenNamespace,
+  mapFields,
+  readCrmId,
+  toClaims,
+} from '#shared/domain/claims.ts';
 
 const mapping = (
   fields: Record<string, string>,
@@ -9,7 +15,7 @@ const mapping = (
     namespace: extra.namespace ?? 'https://crm.example.com/',
     idPath: 'id',
     fields,
-    maxValueLength: extra.maxValueLength ?? 256,
+    maxValueLength: extra.maxValueLength ?? 64,
   });
 
 describe('claim mapping', () => {
@@ -51,6 +57,20 @@ describe('claim mapping', () => {
     expect(readCrmId([], m)).toBeUndefined();
   });
 
+  it('takes control characters out of values and makes them well-formed text', () => {
+    const m = mapping({ name: 'name' });
+    expect(mapFields({ name: 'A\u0000d\u001fa\u009f\n' }, m)).toEqual({ name: 'Ada' });
+    expect(mapFields({ name: 'x\ud800y' }, m)).toEqual({ name: 'x\ufffdy' });
+  });
+
+  it('refuses a CRM id with a control character or a lone surrogate', () => {
+    const m = mapping({ crm_id: 'id' });
+    expect(readCrmId({ id: 'C-1\n' }, m)).toBeUndefined();
+    expect(readCrmId({ id: 'C-\ud800' }, m)).toBeUndefined();
+    expect(readCrmId({ id: 'x'.repeat(257) }, m)).toBeUndefined();
+    expect(readCrmId({ id: '€'.repeat(256) }, m)).toBe('€'.repeat(256));
+  });
+
   it('namespaces every claim', () => {
     expect(toClaims('https://crm.example.com/', { crm_id: 'C-1', name: 'Ada' })).toEqual({
       'https://crm.example.com/crm_id': 'C-1',
@@ -63,7 +83,8 @@ describe('claim configuration refused at start', () => {
   it.each([
     [{ sub: 'id' }, '', /namespace.*empty|must not be empty/],
     [{ ub: 'id' }, 's', /restricted/],
-    [{ ame: 'name' }, 'n', /restricted/],
+    [{ once: 'id' }, 'n', /restricted/],
+    [{ nternalService: 'id' }, 'i', /restricted/],
     [{ ok: 'constructor' }, undefined, /not a usable dotted path/],
     [{ 'a.b': 'id' }, undefined, /claim name/],
     [{ ok: '__proto__.x' }, undefined, /not a usable dotted path/],
@@ -77,4 +98,34 @@ describe('claim configuration refused at start', () => {
       mapping(fields as Record<string, string>, namespace === undefined ? {} : { namespace }),
     ).toThrow(message);
   });
+});
+
+describe("Auth0's restricted claims (create-custom-claims.mdx)", () => {
+  it('allows the OIDC profile claims Auth0 lists as non-restricted: name, email, phone_number, ...', () => {
+    // A one-letter namespace makes the full claim name the standard one.
+    expect(() => mapping({ ame: 'name' }, { namespace: 'n' })).not.toThrow();
+    expect(() => mapping({ mail: 'email' }, { namespace: 'e' })).not.toThrow();
+    expect(() => mapping({ hone_number: 'phone' }, { namespace: 'p' })).not.toThrow();
+  });
+
+  it.each(['sub', 'aud', 'org_id', 'permissions', 'gty', 'may_act'])('refuses %s', (claim) => {
+    expect(() => mapping({ [claim.slice(1)]: 'id' }, { namespace: claim.slice(0, 1) })).toThrow(
+      /restricted/,
+    );
+  });
+});
+
+describe('claims on access tokens need a URL namespace', () => {
+  it.each(['https://crm.example.com/', 'http://acme.test/claims/'])('accepts %s', (namespace) => {
+    expect(() => checkAccessTokenNamespace(namespace)).not.toThrow();
+  });
+
+  it.each(['crm_', 'urn:acme:crm:', 'https://'])(
+    'refuses %j, which Auth0 would drop silently',
+    (namespace) => {
+      expect(() => checkAccessTokenNamespace(namespace)).toThrow(
+        /is not an http\(s\) URL; with the claims on access tokens too, Auth0 drops/,
+      );
+    },
+  );
 });
