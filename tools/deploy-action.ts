@@ -7,7 +7,8 @@ import {
   type InstallerOptions,
   type InstallPlan,
 } from '#shared/adapters/auth0-action-installer.ts';
-import { parseSettings } from '#shared/config.ts';
+import { ConfigError, parseSettings } from '#shared/config.ts';
+import { ClaimMappingError, checkAccessTokenNamespace } from '#shared/domain/claims.ts';
 
 /** Settings of `npm run action:deploy`, from the environment. */
 const settings = z.object({
@@ -28,6 +29,11 @@ const settings = z.object({
   FAIL_MODE: z.optional(z.enum(['open', 'closed'])),
   SYNC_TIMEOUT_MS: z.optional(z.string().check(z.regex(/^\d+$/, 'milliseconds'))),
   ACCESS_TOKEN_CLAIMS: z.optional(z.enum(['true', 'false'])),
+  /**
+   * The sync service's CLAIM_NAMESPACE. The Action does not read it (the claims come named from
+   * the service); it is asked for only to check it against ACCESS_TOKEN_CLAIMS=true.
+   */
+  CLAIM_NAMESPACE: z.optional(z.string()),
   /** When the Action rewrites app_metadata.crm; the Action's default is on_change. */
   METADATA_WRITES: z.optional(z.enum(['on_change', 'daily'])),
 });
@@ -35,7 +41,28 @@ const settings = z.object({
 export type DeploySettings = z.infer<typeof settings>;
 
 export function readDeploySettings(env: Record<string, string | undefined>): DeploySettings {
-  return parseSettings(settings, env, 'configuration');
+  const s = parseSettings(settings, env, 'configuration');
+  if (s.ACCESS_TOKEN_CLAIMS === 'true') checkNamespace(s.CLAIM_NAMESPACE);
+  return s;
+}
+
+/**
+ * With the claims on access tokens, Auth0 drops those not namespaced by an http(s) URL, silently
+ * (checkAccessTokenNamespace); `cdk synth` checks the stack's claimNamespace the same way.
+ */
+function checkNamespace(namespace: string | undefined): void {
+  const setting = 'CLAIM_NAMESPACE (with ACCESS_TOKEN_CLAIMS=true)';
+  if (namespace === undefined || namespace.trim() === '') {
+    throw new ConfigError(
+      `Invalid configuration: ${setting}: must be set to the sync service's CLAIM_NAMESPACE`,
+    );
+  }
+  try {
+    checkAccessTokenNamespace(namespace);
+  } catch (error) {
+    if (!(error instanceof ClaimMappingError)) throw error;
+    throw new ConfigError(`Invalid configuration: ${setting}: ${error.message}`);
+  }
 }
 
 export function installSpec(s: DeploySettings, code: string): ActionInstallSpec {

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { ActionInstaller, type InstallerOptions } from '#shared/adapters/auth0-action-installer.ts';
 import {
   managementClient as auth0Client,
@@ -31,10 +31,19 @@ export interface InstallerDependencies {
   readonly secretsManager: SecretsManagerClient;
   /** For tests: the auth0 SDK's fetch, pointed at a local Management API. */
   readonly fetch?: typeof fetch;
-  /** For tests: short polls and bounds. */
+  /** For tests: short polls and bounds, a test clock. */
   readonly installer?: InstallerOptions;
+  /** How long before the Lambda's end the installer stops waiting, to answer. Default 30 s. */
+  readonly answerMarginMs?: number;
   readonly logger?: Logger;
 }
+
+/**
+ * Left, when the installer stops waiting, to answer CloudFormation: a Management API call
+ * already under way (the SDK's own retries) and the PUT to the ResponseURL. A Lambda that times
+ * out before that PUT leaves the stack waiting an hour for the resource.
+ */
+const ANSWER_MARGIN_MS = 30_000;
 
 /**
  * A CloudFormation custom resource (answered through its pre-signed ResponseURL): Create and
@@ -42,8 +51,19 @@ export interface InstallerDependencies {
  */
 export function createInstallerHandler(deps: InstallerDependencies) {
   const logger = deps.logger ?? new Logger({ serviceName: 'crm-sync-action-installer' });
-  return async (event: CloudFormationCustomResourceEvent): Promise<void> => {
+  const clock = deps.installer?.clock ?? Date.now;
+  return async (
+    event: CloudFormationCustomResourceEvent,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<void> => {
     const props = event.ResourceProperties as unknown as InstallProperties;
+    const margin = deps.answerMarginMs ?? ANSWER_MARGIN_MS;
+    const remaining = context.getRemainingTimeInMillis();
+    // The waits stop at the deadline; a call still under way then is cut halfway through the
+    // margin, which leaves the other half for the answer.
+    const deadline = clock() + remaining - margin;
+    const cut = new AbortController();
+    const timer = setTimeout(() => cut.abort(), Math.max(0, remaining - margin / 2));
     const physicalId = `auth0-action:${props.ActionName}`;
     try {
       // A resource whose creation failed was never bound; there is nothing to undo.
@@ -51,10 +71,11 @@ export function createInstallerHandler(deps: InstallerDependencies) {
         await respond(event, 'SUCCESS', event.PhysicalResourceId, 'nothing was installed');
         return;
       }
-      const installer = new ActionInstaller(
-        await managementClient(deps, props),
-        deps.installer ?? {},
-      );
+      const installer = new ActionInstaller(await managementClient(deps, props), {
+        ...deps.installer,
+        deadline,
+        signal: cut.signal,
+      });
       if (event.RequestType === 'Delete') {
         await installer.unbind(props.ActionName);
         await respond(event, 'SUCCESS', physicalId, 'unbound');
@@ -91,6 +112,8 @@ export function createInstallerHandler(deps: InstallerDependencies) {
         event.RequestType === 'Create' ? `${physicalId}:failed` : physicalId,
         reason,
       );
+    } finally {
+      clearTimeout(timer);
     }
   };
 }

@@ -48,7 +48,8 @@ export function buildBackfillWorker(
     crmLimiter: clients.crmLimiter ?? new RateLimiter(budget.crmRatePerSecond),
   });
   const writes = writePaceOf(budget.auth0WritesPerSecond, clients);
-  // One writer per Management API client: it remembers the rate-limit headers it was sent.
+  // One writer per Management API client (a rotated secret brings a new client); every writer
+  // shares `writes`, the handler's pace, so what it learnt of the tenant's budget outlives them.
   let writerOf: { client: ManagementClient; sync: BackfillUserSync } | undefined;
   const userSync = async () => {
     const client = await clients.management();

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { MissingScopeError } from '#shared/adapters/auth0-errors.ts';
 import { embeddedMetrics, outcomeMetrics } from '#shared/composition/metrics.ts';
 import {
   addOutcome,
@@ -49,9 +50,13 @@ export function createBackfillWorker(
         retried++;
       } else {
         counts.failed++;
-        // The error's name only: messages of SDK errors can carry request details.
+        // The error's name only: messages of SDK errors can carry request details. A missing
+        // scope also names the scopes to grant and what they are for, which hold no user data.
         logger.warn('backfill user failed', {
           fault: error?.name ?? 'Error',
+          ...(error instanceof MissingScopeError
+            ? { scopes: error.scopes, operation: error.operation }
+            : {}),
           receive_count: Number(record.attributes?.ApproximateReceiveCount ?? 0),
         });
       }

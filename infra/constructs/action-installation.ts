@@ -30,7 +30,9 @@ export class ActionInstallation extends Construct {
       entry: 'functions/auth0-action-installer/handler.ts',
       description: 'auth0-crm-sync: installs and binds the Auth0 post-login Action',
       logRetention: props.logRetention,
-      // Auth0 builds a new Action draft asynchronously; the installer waits for it.
+      // Auth0 builds and deploys a new Action draft asynchronously; the installer waits for it,
+      // but stops 30 s before this timeout, so that it still answers CloudFormation (a custom
+      // resource that never answers holds the stack for an hour).
       timeout: Duration.minutes(5),
       memorySize: 256,
     });

@@ -3,16 +3,25 @@ import { RateLimiter } from './rate-limiter.ts';
 
 /**
  * How the profile writer paces its Management API calls. It takes a turn before each call and
- * reports each answer's rate-limit headers, so a pace can follow what the tenant grants.
+ * reports the rate-limit headers of each answer that has them (a success or a 429) with that
+ * call's turn, so a pace can follow what the tenant grants. A call that ends in any other way
+ * (a timeout, a 401, a 403, a 5xx, a network fault) is not reported: the turn tells the pace
+ * which call an answer belongs to, so it never waits on answers that will not come.
  */
 export interface WritePace {
-  /** Resolves when the next call may go out. */
-  take(): Promise<void>;
-  /** The API took the call. */
-  accepted(headers: RateLimitHeaders): void;
-  /** The API answered 429; no call should go out before `resumeAt` (epoch ms). */
-  refused(headers: RateLimitHeaders, resumeAt: number): void;
+  /** Resolves with the call's turn when the next call may go out. */
+  take(): Promise<WriteTurn>;
+  /** The API took the call of `turn`. */
+  accepted(headers: RateLimitHeaders, turn: WriteTurn): void;
+  /**
+   * The API answered 429 to the call of `turn`: no call should go out before `resumeAt`
+   * (epoch ms).
+   */
+  refused(headers: RateLimitHeaders, resumeAt: number, turn: WriteTurn): void;
 }
+
+/** Which call an answer belongs to: what WritePace.take handed out for it. */
+export type WriteTurn = number;
 
 /**
  * Auth0's rate-limit headers (auth0/docs-v2 main/docs/troubleshoot/customer-support/
@@ -88,20 +97,20 @@ export class AdaptivePace implements WritePace {
     return this.adaptive.rate;
   }
 
-  async take(): Promise<void> {
+  async take(): Promise<WriteTurn> {
     await this.limiter.take();
     await this.options.ceilingLimiter?.take();
-    this.adaptive.onSent();
+    return this.adaptive.onSent();
   }
 
-  accepted(headers: RateLimitHeaders): void {
-    this.adaptive.onSuccess(headers.remaining, headers.limit);
+  accepted(headers: RateLimitHeaders, turn: WriteTurn): void {
+    this.adaptive.onSuccess(headers.remaining, headers.limit, turn);
     this.limiter.setRate(this.adaptive.rate);
     if (headers.remaining === 0) this.pauseUntil(headers.resetAt);
   }
 
-  refused(_headers: RateLimitHeaders, resumeAt: number): void {
-    this.adaptive.onRateLimited();
+  refused(_headers: RateLimitHeaders, resumeAt: number, turn: WriteTurn): void {
+    this.adaptive.onRateLimited(turn);
     this.limiter.setRate(this.adaptive.rate);
     this.pauseUntil(resumeAt);
   }
@@ -124,8 +133,10 @@ export class FixedPace implements WritePace {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  take(): Promise<void> {
-    return this.limiter.take();
+  /** A fixed pace reads each answer on its own: the turn it hands out means nothing. */
+  async take(): Promise<WriteTurn> {
+    await this.limiter.take();
+    return 0;
   }
 
   accepted({ remaining, limit, resetAt }: RateLimitHeaders): void {

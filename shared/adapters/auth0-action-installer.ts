@@ -42,6 +42,18 @@ export interface InstallerOptions {
   readonly pollMs?: number;
   /** Retries of a binding refused as "not deployed yet", the delay doubling. Default 5 (~31 s). */
   readonly bindRetries?: number;
+  /** Retries of a deploy refused as "not built", the delay doubling. Default 5 (~31 s). */
+  readonly deployRetries?: number;
+  /**
+   * When, on `clock`, every wait stops with an InstallDeadlineError naming what it awaited: the
+   * custom resource sets it shortly before its Lambda times out. Default none.
+   */
+  readonly deadline?: number;
+  /**
+   * Time is up: aborts the Management API call under way, and an SDK retry's next attempt (a
+   * backoff sleep already begun still runs out first).
+   */
+  readonly signal?: AbortSignal;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly clock?: () => number;
 }
@@ -53,23 +65,32 @@ type Binding = { readonly id: string; readonly actionId: string; readonly name: 
  * deploy it, and bind it at a chosen position while every other bound Action keeps its place.
  * Idempotent: the code and secrets are fingerprinted into the deployed code (Auth0 never returns
  * secret values), so an unchanged install is recognised and nothing is written. Each step waits
- * for Auth0 to finish the one before (build, deploy going live, binding), within a bound
- * (auth0-action-readiness.ts); a missing scope fails naming it.
+ * for Auth0 to finish the one before (build, deploy going live, binding), within a bound and
+ * an overall `deadline` (auth0-action-readiness.ts); a missing scope fails naming it.
  * Used by `npm run action:deploy` and by the CDK stack's custom resource.
  */
 export class ActionInstaller {
   private readonly readiness: ActionReadiness;
+  private readonly signal: AbortSignal | undefined;
+  /** Every call's request options: the abort signal, when there is one. */
+  private readonly request: { abortSignal?: AbortSignal };
 
   constructor(
     private readonly client: ManagementClient,
     options: InstallerOptions = {},
   ) {
-    // Bounded so that the custom resource answers CloudFormation within its Lambda's 5 minutes.
+    this.signal = options.signal;
+    this.request = options.signal ? { abortSignal: options.signal } : {};
+    // Each wait is bounded; the custom resource also sets `deadline`, so that all of them
+    // together still end before its Lambda does.
     this.readiness = new ActionReadiness(client, {
       buildTimeoutMs: options.buildTimeoutMs ?? 120_000,
       deployTimeoutMs: options.deployTimeoutMs ?? 60_000,
       pollMs: options.pollMs ?? 1_000,
       bindRetries: options.bindRetries ?? 5,
+      deployRetries: options.deployRetries ?? 5,
+      deadline: options.deadline,
+      signal: options.signal,
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       clock: options.clock ?? Date.now,
     });
@@ -99,20 +120,23 @@ export class ActionInstaller {
     const steps: InstallStep[] = [];
     let action = await this.findAction(spec.name);
     if (!action?.id) {
-      action = await managementCall(`create the Action "${spec.name}"`, () =>
-        this.client.actions.create({
-          name: spec.name,
-          supported_triggers: [{ id: TRIGGER, version: TRIGGER_VERSION }],
-          code,
-          runtime,
-          secrets,
-        }),
+      action = await this.call(`create the Action "${spec.name}"`, () =>
+        this.client.actions.create(
+          {
+            name: spec.name,
+            supported_triggers: [{ id: TRIGGER, version: TRIGGER_VERSION }],
+            code,
+            runtime,
+            secrets,
+          },
+          this.request,
+        ),
       );
       steps.push({ kind: 'create_action', name: spec.name });
     } else if (action.code !== code) {
       const id = action.id;
-      action = await managementCall(`update the Action "${spec.name}"`, () =>
-        this.client.actions.update(id, { code, runtime, secrets }),
+      action = await this.call(`update the Action "${spec.name}"`, () =>
+        this.client.actions.update(id, { code, runtime, secrets }, this.request),
       );
       steps.push({ kind: 'update_action', id: action.id ?? '' });
     }
@@ -120,9 +144,8 @@ export class ActionInstaller {
     if (!actionId) throw new Error(`Auth0 returned the Action "${spec.name}" without an id`);
     const named = { id: actionId, name: spec.name };
     if (steps.length > 0 || action.all_changes_deployed !== true) {
-      await this.readiness.built(named);
-      const version = await managementCall(`deploy the Action "${spec.name}"`, () =>
-        this.client.actions.deploy(actionId),
+      const version = await this.readiness.deploy(named, () =>
+        this.client.actions.deploy(actionId, this.request),
       );
       await this.readiness.live(named, version);
       steps.push({ kind: 'deploy_action', name: spec.name });
@@ -152,8 +175,11 @@ export class ActionInstaller {
   }
 
   private async findAction(name: string): Promise<Management.Action | undefined> {
-    return managementCall('read the Actions', async () => {
-      const page = await this.client.actions.list({ actionName: name, triggerId: TRIGGER });
+    return this.call('read the Actions', async () => {
+      const page = await this.client.actions.list(
+        { actionName: name, triggerId: TRIGGER },
+        this.request,
+      );
       for await (const action of page) {
         if (action.name === name) return action;
       }
@@ -162,8 +188,12 @@ export class ActionInstaller {
   }
 
   private listBindings(): Promise<Binding[]> {
-    return managementCall('read the post-login bindings', async () => {
-      const page = await this.client.actions.triggers.bindings.list(TRIGGER, { per_page: 50 });
+    return this.call('read the post-login bindings', async () => {
+      const page = await this.client.actions.triggers.bindings.list(
+        TRIGGER,
+        { per_page: 50 },
+        this.request,
+      );
       const bindings: Binding[] = [];
       for await (const b of page) {
         bindings.push({
@@ -177,13 +207,23 @@ export class ActionInstaller {
   }
 
   private async writeBindings(bindings: readonly Binding[]): Promise<void> {
-    await this.client.actions.triggers.bindings.updateMany(TRIGGER, {
-      bindings: bindings.map((b) => ({
-        // Existing bindings are referred to as themselves, so they keep their identity.
-        ref: b.id ? { type: 'binding_id', value: b.id } : { type: 'action_id', value: b.actionId },
-        display_name: b.name,
-      })),
-    });
+    await this.client.actions.triggers.bindings.updateMany(
+      TRIGGER,
+      {
+        bindings: bindings.map((b) => ({
+          // Existing bindings are referred to as themselves, so they keep their identity.
+          ref: b.id
+            ? { type: 'binding_id', value: b.id }
+            : { type: 'action_id', value: b.actionId },
+          display_name: b.name,
+        })),
+      },
+      this.request,
+    );
+  }
+
+  private call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return managementCall(operation, call, this.signal);
   }
 }
 

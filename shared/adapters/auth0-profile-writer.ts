@@ -2,18 +2,19 @@ import { type ManagementClient, ManagementError, ManagementTimeoutError } from '
 import { RetryLater } from '../domain/backfill.ts';
 import type { ProfileWriter } from '../domain/ports.ts';
 import type { CrmAppMetadata } from '../domain/sync-response.ts';
-import { rateLimitHeaders, type WritePace } from './adaptive-pace.ts';
+import { rateLimitHeaders, type WritePace, type WriteTurn } from './adaptive-pace.ts';
 import { missingScope } from './auth0-errors.ts';
 import { retryAfterMs } from './retry-after.ts';
 
 /**
  * PATCH /users/{id} with `app_metadata.crm`, within the Management API's rate limit: each call
- * waits for its turn in a WritePace, which every answer's x-ratelimit-* headers steer (the
- * AdaptivePace slows to what the tenant grants). A 429 (after X-RateLimit-Reset, or a
- * Retry-After where a custom policy sends one), a 401 (the client re-reads rotated
- * credentials), a 5xx or a network fault becomes RetryLater: the user is tried again, never
- * lost. A 403 insufficient_scope is the operator's to fix (MissingScopeError); other answers
- * (400, 404: the user is gone) are errors.
+ * waits for its turn in a WritePace, which the x-ratelimit-* headers of each success and 429
+ * steer, told by the turn which call they answer (the AdaptivePace slows to what the tenant
+ * grants; a write that ends any other way has no verdict on the bucket to report). A 429
+ * (after X-RateLimit-Reset, or a Retry-After where a custom policy sends one), a 401 (the
+ * client re-reads rotated credentials), a 5xx or a network fault becomes RetryLater: the user
+ * is tried again, never lost. A 403 insufficient_scope is the operator's to fix
+ * (MissingScopeError); other answers (400, 404: the user is gone) are errors.
  */
 export class Auth0ProfileWriter implements ProfileWriter {
   constructor(
@@ -32,19 +33,20 @@ export class Auth0ProfileWriter implements ProfileWriter {
           "user's app_metadata, so nothing was sent",
       );
     }
-    await this.pace.take();
+    const turn = await this.pace.take();
     try {
       // No SDK retries: a retry inside the SDK would hold a worker and bypass the pace.
       const { rawResponse } = await this.client.users
         .update(userId, { app_metadata: { crm: metadata } }, { maxRetries: 0 })
         .withRawResponse();
-      this.pace.accepted(rateLimitHeaders(rawResponse.headers));
+      this.pace.accepted(rateLimitHeaders(rawResponse.headers), turn);
     } catch (error) {
-      throw this.failure(error);
+      throw this.failure(error, turn);
     }
   }
 
-  private failure(error: unknown): unknown {
+  /** What a failed write becomes. Only a 429 steers the pace: no other tells of the bucket. */
+  private failure(error: unknown, turn: WriteTurn): unknown {
     if (error instanceof ManagementTimeoutError) return new RetryLater('auth0_timeout');
     if (!(error instanceof ManagementError)) return error;
     const status = error.statusCode;
@@ -52,7 +54,7 @@ export class Auth0ProfileWriter implements ProfileWriter {
     if (status === 429) {
       const now = this.clock();
       const after = retryAfterSeconds(headers, now);
-      this.pace.refused(rateLimitHeaders(headers), now + after * 1000);
+      this.pace.refused(rateLimitHeaders(headers), now + after * 1000, turn);
       return new RetryLater('auth0_rate_limited', after);
     }
     if (status === 401) return new RetryLater('auth0_unauthorized');

@@ -16,6 +16,13 @@ export interface ManagementClientSource {
   readonly maxAgeMs?: number;
   /** A refused token re-reads the secret at once, but not more often than this. Default 1 s. */
   readonly rereadFloorMs?: number;
+  /**
+   * With the secret unchanged, a refused client is rebuilt (a new token) at most this often.
+   * Default 30 s: each rebuild is a POST /oauth/token, which Auth0 rate-limits and counts
+   * against the plan's monthly M2M token quota, and a grant that stays wrong would otherwise
+   * cost one per SQS batch.
+   */
+  readonly rebuildFloorMs?: number;
   readonly clock?: () => number;
   /** For tests: the SDK's fetch, pointed at a local Management API. */
   readonly fetch?: typeof fetch;
@@ -27,7 +34,8 @@ export interface ManagementClientSource {
  * client (a 401 from /oauth/token or /api/v2, a 403 insufficient_scope): rotating the M2M client
  * secret, or fixing its grant, needs no redeploy. The same client object is answered as long as
  * the credentials are unchanged and nothing was refused (the backfill worker keeps one profile
- * writer per client). A secret still holding the placeholder is read again on the next call;
+ * writer per client); a refused client whose secret did not change is rebuilt at most every
+ * `rebuildFloorMs`. A secret still holding the placeholder is read again on the next call;
  * when Secrets Manager fails, the client already made goes on serving.
  */
 export function lazyManagementClient(
@@ -39,7 +47,9 @@ export function lazyManagementClient(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const baseFetch = options.fetch ?? ((input, init) => fetch(input, init));
-  let current: { raw: string; client: ManagementClient } | undefined;
+  const clock = options.clock ?? Date.now;
+  const rebuildFloorMs = options.rebuildFloorMs ?? 30_000;
+  let current: { raw: string; client: ManagementClient; builtAt: number } | undefined;
   let refused = false;
   let generation = 0;
 
@@ -60,9 +70,11 @@ export function lazyManagementClient(
 
   return async () => {
     const raw = await credentials.get();
-    if (current && current.raw === raw && !refused) return current.client;
+    if (current && current.raw === raw) {
+      if (!refused || clock() - current.builtAt < rebuildFloorMs) return current.client;
+    }
     try {
-      current = { raw, client: make(raw) };
+      current = { raw, client: make(raw), builtAt: clock() };
       refused = false;
     } catch (error) {
       // The placeholder, or not JSON: the operator may be putting the value right now.

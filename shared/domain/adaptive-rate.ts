@@ -14,13 +14,16 @@
  *   ceiling: the configured rate, which is never exceeded.
  *
  * At most one cut per round trip: after a cut, answers to calls sent before it say nothing
- * about the new rate, so they cannot cut again (as TCP cuts once per window). The bucket never
- * stays full (the rate rises while the remaining count does), so the tenant's refill is used.
+ * about the new rate, so they cannot cut again (as TCP cuts once per window). Each call is
+ * numbered when it goes out and its answer carries the number back, so a call that never gets
+ * a verdict (a timeout, a 5xx, a network fault) holds nothing up: the next call sent after a
+ * cut can cut again, however many answers were lost before it. The bucket never stays full
+ * (the rate rises while the remaining count does), so the tenant's refill is used.
  */
 export class AdaptiveRate {
   private current: number;
   private sent = 0;
-  private answered = 0;
+  /** The last call sent before the last cut: answers to it and to older calls are stale. */
   private cutAfter = 0;
   private lastRemaining = Number.POSITIVE_INFINITY;
 
@@ -51,24 +54,23 @@ export class AdaptiveRate {
     return Math.min(this.ceiling, this.options.floor ?? 0.1);
   }
 
-  /** A call went out. */
-  onSent(): void {
+  /** A call went out: its number, to hand back with its answer. */
+  onSent(): number {
     this.sent++;
+    return this.sent;
   }
 
-  /** The API refused a call (429): halve the rate. */
-  onRateLimited(): void {
-    this.answered++;
-    this.cut(0.5);
+  /** The API refused call number `call` (429): halve the rate. */
+  onRateLimited(call: number): void {
+    this.cut(0.5, call);
     this.lastRemaining = 0;
   }
 
   /**
-   * The API took a call and said `remaining` calls are left in its bucket of `limit`;
-   * `undefined` when it sent no such headers (nothing to adapt to: the rate recovers).
+   * The API took call number `call` and said `remaining` calls are left in its bucket of
+   * `limit`; `undefined` when it sent no such headers (nothing to adapt to: the rate recovers).
    */
-  onSuccess(remaining: number | undefined, limit: number | undefined): void {
-    this.answered++;
+  onSuccess(remaining: number | undefined, limit: number | undefined, call: number): void {
     if (remaining === undefined || !Number.isFinite(remaining)) {
       this.increase();
       return;
@@ -82,12 +84,12 @@ export class AdaptiveRate {
     // The emptier the bucket, the deeper the cut: a tenth at the watermark, a third at 0 (in
     // a small bucket 0 is the watermark, the only warning before a 429).
     if (draining) {
-      this.cut(watermark === 0 ? 0.9 : 2 / 3 + ((0.9 - 2 / 3) * remaining) / watermark);
+      this.cut(watermark === 0 ? 0.9 : 2 / 3 + ((0.9 - 2 / 3) * remaining) / watermark, call);
     } else if (remaining > watermark) this.increase();
   }
 
-  private cut(factor: number): void {
-    if (this.answered <= this.cutAfter) return;
+  private cut(factor: number, call: number): void {
+    if (call <= this.cutAfter) return;
     this.current = Math.max(this.floor, this.current * factor);
     this.cutAfter = this.sent;
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededCrmMetadata, seededUser } from '#local/backfill/seeded-tenant.ts';
 import type { ExportedUser } from '#shared/domain/ports.ts';
 import { endOfSyncDay } from '#shared/domain/sync-day.ts';
+import { DEFAULT_GRANTED_SCOPES } from '#stand-ins/auth0-management-api/oauth-token.ts';
 import type { CrmRequest } from '#stand-ins/crm-server.ts';
 import { generatedIndexOf, generatedPhone } from '#stand-ins/demo-data.ts';
 import { firstDeliveryEvent } from '#stand-ins/sqs-events.ts';
@@ -110,5 +111,40 @@ describe('backfill worker (SQS batch)', () => {
     const asked = env.crm.requests.map((r) => r.body.phoneNumber);
     expect(asked.filter((p) => p === generatedPhone(2))).toHaveLength(1);
     expect(asked.filter((p) => p === generatedPhone(3))).toHaveLength(2);
+  });
+
+  it('a write refused for a missing scope logs which scopes to grant and for what', async () => {
+    crmDown.clear();
+    // Before the stack's client asks for its first token: the token carries this grant.
+    env.api.setGrantedScopes(
+      DEFAULT_GRANTED_SCOPES.filter(
+        (s) => s !== 'update:users' && s !== 'update:users_app_metadata',
+      ),
+    );
+    const users = await exportedUsers();
+    const records = users.map((user, i) => ({ id: `m-${i}`, body: JSON.stringify(user) }));
+
+    const { result, lines } = await captureLogLines(() =>
+      env.stack.worker.handler(firstDeliveryEvent(records)),
+    );
+    // Users 1 and 2 (renamed) and 4 (no longer in the CRM) needed a write.
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([
+      'm-1',
+      'm-2',
+      'm-4',
+    ]);
+    const failed = lines.filter((e) => e.message === 'backfill user failed');
+    expect(failed).toHaveLength(3);
+    for (const line of failed) {
+      expect(line).toMatchObject({
+        fault: 'MissingScopeError',
+        scopes: ['update:users', 'update:users_app_metadata'],
+        operation: 'write app_metadata of users',
+      });
+    }
+    expect(lines.find((e) => e.message === 'backfill batch')).toMatchObject({
+      BackfillFailed: 3,
+    });
+    expect(env.api.userWrites).toBe(0);
   });
 });

@@ -35,7 +35,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the call to fail');
 }
 
-const noPace: WritePace = { take: async () => {}, accepted: () => {}, refused: () => {} };
+const noPace: WritePace = { take: async () => 0, accepted: () => {}, refused: () => {} };
 
 const metadata = {
   id: 'C-1',

@@ -51,7 +51,12 @@ describe('npm run action:deploy', () => {
   });
 
   it('passes ACCESS_TOKEN_CLAIMS and METADATA_WRITES to the Action as secrets', async () => {
-    const settings = { ...env, ACCESS_TOKEN_CLAIMS: 'true', METADATA_WRITES: 'daily' };
+    const settings = {
+      ...env,
+      ACCESS_TOKEN_CLAIMS: 'true',
+      CLAIM_NAMESPACE: 'https://crm.acme.test/',
+      METADATA_WRITES: 'daily',
+    };
     const { text } = await deployAction(settings, { dryRun: true, fetch: api.fetch });
     expect(text).toMatch(/ACCESS_TOKEN_CLAIMS, METADATA_WRITES/);
     await deployAction(settings, { dryRun: false, fetch: api.fetch, installer: { pollMs: 5 } });
@@ -68,5 +73,24 @@ describe('npm run action:deploy', () => {
     await expect(
       deployAction({ ...env, METADATA_WRITES: 'weekly' }, { dryRun: true, fetch: api.fetch }),
     ).rejects.toThrow(/METADATA_WRITES/);
+  });
+
+  it('with ACCESS_TOKEN_CLAIMS=true, refuses a missing or non-URL CLAIM_NAMESPACE, naming both', async () => {
+    const claims = { ...env, ACCESS_TOKEN_CLAIMS: 'true' };
+    await expect(deployAction(claims, { dryRun: true, fetch: api.fetch })).rejects.toThrow(
+      /CLAIM_NAMESPACE \(with ACCESS_TOKEN_CLAIMS=true\): must be set/,
+    );
+    await expect(
+      deployAction({ ...claims, CLAIM_NAMESPACE: 'crm' }, { dryRun: true, fetch: api.fetch }),
+    ).rejects.toThrow(
+      /CLAIM_NAMESPACE \(with ACCESS_TOKEN_CLAIMS=true\): "crm" is not an http\(s\) URL/,
+    );
+    expect(api.requests).toEqual([]);
+    // Without the claims on access tokens the namespace is the service's concern alone.
+    const { text } = await deployAction(
+      { ...env, ACCESS_TOKEN_CLAIMS: 'false', CLAIM_NAMESPACE: 'crm' },
+      { dryRun: true, fetch: api.fetch },
+    );
+    expect(text).toMatch(/create Action "auth0-crm-sync"/);
   });
 });

@@ -3,11 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInstallerHandler } from '#functions/auth0-action-installer/handler.ts';
+import { lambdaContext } from '#stand-ins/api-gateway-events.ts';
 import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 import { startSecretsManagerServer } from '#stand-ins/secrets-manager-server.ts';
 
 const SIGNING = 'arn:aws:secretsmanager:eu-west-1:1:secret:signing';
 const AUTH0 = 'arn:aws:secretsmanager:eu-west-1:1:secret:auth0';
+/** The installer's Lambda as the stack deploys it (infra/constructs/action-installation.ts). */
+const INSTALLER = { functionName: 'crm-sync-action-installer', timeoutMs: 5 * 60_000 };
 
 let api: ManagementApi;
 let sm: Awaited<ReturnType<typeof startSecretsManagerServer>>;
@@ -74,6 +77,30 @@ function event(
   } as unknown as CloudFormationCustomResourceEvent;
 }
 
+/** A tenant as slow as `timings`, in place of the one beforeEach started. */
+async function restartTenant(timings: { buildPolls?: number; deployPolls?: number }) {
+  await api.close();
+  api = await startManagementApi(timings);
+  sm.set(AUTH0, JSON.stringify({ clientId: api.clientId, clientSecret: api.clientSecret }));
+}
+
+/** Installer time on a test clock that each wait advances: the waits are exact and instant. */
+function testClock() {
+  let now = 0;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    options: {
+      pollMs: 100,
+      clock: () => now,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+    },
+  };
+}
+
 describe('the Action installer custom resource', () => {
   it('Create installs and binds with the current signing secret; Delete unbinds, others stay', async () => {
     api.seedAction({ name: 'fraud-check', bound: true });
@@ -82,7 +109,7 @@ describe('the Action installer custom resource', () => {
       fetch: api.fetch,
       installer: { pollMs: 5 },
     });
-    await handler(event('Create'));
+    await handler(event('Create'), lambdaContext(INSTALLER));
     expect(cfn.responses[0]).toMatchObject({
       Status: 'SUCCESS',
       PhysicalResourceId: 'auth0-action:auth0-crm-sync',
@@ -94,7 +121,7 @@ describe('the Action installer custom resource', () => {
     });
     expect(JSON.stringify(cfn.responses)).not.toContain('cr-signing');
 
-    await handler(event('Delete', 'auth0-action:auth0-crm-sync'));
+    await handler(event('Delete', 'auth0-action:auth0-crm-sync'), lambdaContext(INSTALLER));
     expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
     expect(api.bindings.map((b) => b.display_name)).toEqual(['fraud-check']);
   });
@@ -102,7 +129,7 @@ describe('the Action installer custom resource', () => {
   it('reports FAILED with a reason naming the secret (not a hang) when the Auth0 credentials were never set', async () => {
     sm.set(AUTH0, JSON.stringify({ clientId: 'set-me', clientSecret: 'generated' }));
     const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
-    await handler(event('Create'));
+    await handler(event('Create'), lambdaContext(INSTALLER));
     expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
     const reason = String(cfn.responses[0]?.Reason);
     expect(reason).toMatch(/"auth0-crm-sync".*still holds its placeholder/);
@@ -111,7 +138,10 @@ describe('the Action installer custom resource', () => {
     expect(reason).not.toContain('generated');
     expect(api.requests).toEqual([]);
     // Deleting a resource whose creation failed touches nothing.
-    await handler(event('Delete', String(cfn.responses[0]?.PhysicalResourceId)));
+    await handler(
+      event('Delete', String(cfn.responses[0]?.PhysicalResourceId)),
+      lambdaContext(INSTALLER),
+    );
     expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
   });
 
@@ -122,7 +152,7 @@ describe('the Action installer custom resource', () => {
       installer: { pollMs: 5 },
     });
     const settings = { AccessTokenClaims: 'true', MetadataWrites: 'daily' };
-    await handler(event('Create', undefined, settings));
+    await handler(event('Create', undefined, settings), lambdaContext(INSTALLER));
     expect(cfn.responses[0]).toMatchObject({ Status: 'SUCCESS' });
     const [ours] = api.actions.values();
     expect(api.secretValues(ours?.id ?? '')).toMatchObject({
@@ -131,12 +161,16 @@ describe('the Action installer custom resource', () => {
     });
 
     const writes = api.writes().length;
-    await handler(event('Update', 'auth0-action:auth0-crm-sync', settings));
+    await handler(
+      event('Update', 'auth0-action:auth0-crm-sync', settings),
+      lambdaContext(INSTALLER),
+    );
     expect(cfn.responses[1]).toMatchObject({ Status: 'SUCCESS' });
     expect(api.writes().length).toBe(writes);
 
     await handler(
       event('Update', 'auth0-action:auth0-crm-sync', { ...settings, MetadataWrites: 'on_change' }),
+      lambdaContext(INSTALLER),
     );
     expect(api.secretValues(ours?.id ?? '')).toMatchObject({ METADATA_WRITES: 'on_change' });
     // A change of setting updates and redeploys the Action; its binding stays as it was.
@@ -153,7 +187,10 @@ describe('the Action installer custom resource', () => {
 
   it('refuses a METADATA_WRITES the Action cannot read, naming it', async () => {
     const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
-    await handler(event('Create', undefined, { MetadataWrites: 'weekly' }));
+    await handler(
+      event('Create', undefined, { MetadataWrites: 'weekly' }),
+      lambdaContext(INSTALLER),
+    );
     expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
     expect(String(cfn.responses[0]?.Reason)).toMatch(/METADATA_WRITES may not be "weekly"/);
   });
@@ -165,7 +202,7 @@ describe('the Action installer custom resource', () => {
       fetch: api.fetch,
       installer: { pollMs: 5 },
     });
-    await handler(event('Create'));
+    await handler(event('Create'), lambdaContext(INSTALLER));
     expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
     expect(String(cfn.responses[0]?.Reason)).toMatch(/failed to build the Action "auth0-crm-sync"/);
   });
@@ -189,10 +226,52 @@ describe('the Action installer custom resource', () => {
       fetch: api.fetch,
       installer: { pollMs: 5 },
     });
-    await handler(event('Create'));
+    await handler(event('Create'), lambdaContext(INSTALLER));
     expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
     expect(String(cfn.responses[0]?.Reason)).toMatch(
       /MissingScopeError: .*bind the Action "auth0-crm-sync" to post-login: grant it the scope update:actions/,
     );
+  });
+
+  describe('when its Lambda has little time left', () => {
+    // 32 s left, of which the installer keeps 30 s to answer: about 2 s to wait for Auth0.
+    const shortOfTime = () => lambdaContext({ ...INSTALLER, timeoutMs: 32_000 });
+
+    it('answers FAILED, saying it ran out of time, while Auth0 is still building the Action', async () => {
+      await restartTenant({ buildPolls: 1_000 });
+      const time = testClock();
+      const handler = createInstallerHandler({
+        secretsManager: sm.client(),
+        fetch: api.fetch,
+        installer: time.options,
+      });
+      await handler(event('Create'), shortOfTime());
+      expect(cfn.responses).toHaveLength(1);
+      expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
+      expect(String(cfn.responses[0]?.Reason)).toMatch(
+        /^InstallDeadlineError: ran out of time waiting for Auth0 to build the Action "auth0-crm-sync"/,
+      );
+      // It stopped at its deadline, not at the build's own 2-minute bound.
+      expect(time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_000);
+      expect(api.requests.filter((r) => r.path.endsWith('/deploy'))).toEqual([]);
+      expect(api.bindings).toEqual([]);
+    });
+
+    it('answers FAILED, saying it ran out of time, while the deploy is not live yet', async () => {
+      await restartTenant({ deployPolls: 1_000 });
+      const time = testClock();
+      const handler = createInstallerHandler({
+        secretsManager: sm.client(),
+        fetch: api.fetch,
+        installer: time.options,
+      });
+      await handler(event('Create'), shortOfTime());
+      expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
+      expect(String(cfn.responses[0]?.Reason)).toMatch(
+        /^InstallDeadlineError: ran out of time waiting for Auth0 to make the deployed version 1 of the Action "auth0-crm-sync" .*live/,
+      );
+      expect(time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_000);
+      expect(api.bindings).toEqual([]);
+    });
   });
 });

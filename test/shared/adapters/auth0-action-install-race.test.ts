@@ -4,6 +4,7 @@ import {
   type ActionInstallSpec,
   type InstallerOptions,
 } from '#shared/adapters/auth0-action-installer.ts';
+import { InstallDeadlineError } from '#shared/adapters/auth0-action-readiness.ts';
 import { MissingScopeError } from '#shared/adapters/auth0-errors.ts';
 import {
   type ManagementApi,
@@ -35,6 +36,17 @@ const NOT_DEPLOYED_YET = {
   },
 };
 
+// Auth0's refusal of a deploy whose draft it has not (yet) seen built, word for word as the
+// Deploy CLI matches it (auth0/auth0-deploy-cli src/tools/auth0/handlers/actions.ts).
+const NOT_BUILT_YET = {
+  status: 400,
+  body: {
+    statusCode: 400,
+    error: 'Bad Request',
+    message: "A draft must be in the 'built' state before it can be deployed.",
+  },
+};
+
 let api: ManagementApi;
 let sleeps: number[];
 afterEach(() => api.close());
@@ -56,6 +68,8 @@ async function start(options: ManagementApiOptions, installerOptions: InstallerO
 
 const isBindingWrite = (r: { method: string; path: string }) =>
   r.method === 'PATCH' && r.path === '/api/v2/actions/triggers/post-login/bindings';
+const isDeploy = (r: { method: string; path: string }) =>
+  r.method === 'POST' && r.path.endsWith('/deploy');
 const bindingWrites = () => api.requests.filter(isBindingWrite).length;
 const actionReads = (id: string) =>
   api.requests.filter((r) => r.method === 'GET' && r.path === `/api/v2/actions/actions/${id}`)
@@ -146,5 +160,50 @@ describe('installing while Auth0 builds and deploys asynchronously', () => {
     expect((failure as Error).message).toMatch(
       /may not create the Action "auth0-crm-sync": grant it the scope create:actions/,
     );
+  });
+
+  it('retries a deploy refused as not built (a GET that still saw the old build), waiting for the build again', async () => {
+    const installer = await start({});
+    const first = await installer.apply(spec);
+    api.failNext(1, NOT_BUILT_YET, isDeploy);
+    const reads = actionReads(first.actionId);
+    const second = await installer.apply({ ...spec, code: `${spec.code}// v2\n` });
+    expect(second.steps.map((s) => s.kind)).toEqual(['update_action', 'deploy_action']);
+    expect(api.requests.filter(isDeploy)).toHaveLength(3);
+    expect(api.deployedCode(first.actionId)).toContain('// v2');
+    // GET (built), refused deploy, a wait, GET (built again), deploy, GET (live).
+    expect(actionReads(first.actionId) - reads).toBe(3);
+    expect(sleeps.at(-1)).toBe(100);
+  });
+
+  it('gives up a deploy still refused as not built after its retries, naming the Action', async () => {
+    const installer = await start({}, { deployRetries: 2 });
+    api.failNext(10, NOT_BUILT_YET, isDeploy);
+    await expect(installer.apply(spec)).rejects.toThrow(
+      /refused to deploy the Action "auth0-crm-sync" \(id [\w-]+\) as not built after 3 attempts/,
+    );
+    expect(api.requests.filter(isDeploy)).toHaveLength(3);
+    expect(bindingWrites()).toBe(0);
+  });
+
+  it('stops retrying the binding at its deadline, saying it ran out of time for the Action', async () => {
+    // Bind retries wait 100, 200, 400, ... ms: the third would end past the deadline at 500 ms.
+    const installer = await start({}, { deadline: 500 });
+    api.failNext(10, NOT_DEPLOYED_YET, isBindingWrite);
+    const failure = await installer.apply(spec).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(InstallDeadlineError);
+    expect((failure as Error).message).toMatch(
+      /ran out of time waiting for Auth0 to accept the binding of the Action "auth0-crm-sync"/,
+    );
+    expect(sleeps).toEqual([100, 200]);
+    expect(bindingWrites()).toBe(3);
+  });
+
+  it('every Management API call honours the abort signal (time is up), the error naming the step', async () => {
+    const installer = await start({}, { signal: AbortSignal.abort() });
+    await expect(installer.apply(spec)).rejects.toThrow(
+      /ran out of time waiting for Auth0's answer \(read the Actions\)/,
+    );
+    expect(api.writes()).toEqual([]);
   });
 });

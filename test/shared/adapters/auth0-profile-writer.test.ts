@@ -125,6 +125,29 @@ describe('Auth0ProfileWriter', () => {
     expect(now).toBeGreaterThanOrEqual(resetSecond * 1000);
   });
 
+  it('after writes that end in a 503, a 500 or a 401 (no verdict on the bucket), each 429 still halves the pace', async () => {
+    const tooMany = { status: 429, headers: { 'retry-after': '1' } };
+    api.failNext(1, { status: 503 }, isPatch);
+    api.failNext(1, { status: 500 }, isPatch);
+    api.failNext(1, { status: 401 }, isPatch);
+    api.failNext(2, tooMany, isPatch);
+    const before = pace.ratePerSecond;
+    const reasons = [];
+    for (let i = 0; i < 5; i++) {
+      const error = await failure(writer.writeCrmMetadata('sms|user-0', metadata));
+      reasons.push((error as RetryLater).reason);
+    }
+    expect(reasons).toEqual([
+      'auth0_503',
+      'auth0_500',
+      'auth0_unauthorized',
+      'auth0_rate_limited',
+      'auth0_rate_limited',
+    ]);
+    // The second 429 answers a write sent after the first cut: it cuts again.
+    expect(pace.ratePerSecond).toBe(before / 4);
+  });
+
   it('a 401 becomes RetryLater(auth0_unauthorized): the client re-reads its credentials', async () => {
     api.failNext(1, { status: 401 }, isPatch);
     const error = await failure(writer.writeCrmMetadata('sms|user-0', metadata));

@@ -57,17 +57,35 @@ describe('the Auth0 credentials of the backfill', () => {
     expect(sm.calls).toHaveLength(2);
   });
 
-  it('a token Auth0 stopped accepting (401) is replaced: the next call gets a client that works', async () => {
-    const { management } = await start({ secretHolds: 'test-client-secret' });
+  it('a token Auth0 stopped accepting (401) is replaced by a client that works, at most one new token per 30 s', async () => {
+    const { management, clock } = await start({ secretHolds: 'test-client-secret' });
     const first = await management();
     await listActions(first);
     api.revokeTokens();
     await expect(listActions(first)).rejects.toMatchObject({ statusCode: 401 });
+    // Every batch asks for the client; a grant that stays wrong must not mint a token each time.
+    clock.now += 10_000;
+    expect(await management()).toBe(first);
+    expect(api.tokenRequests).toBe(1);
 
+    clock.now += 20_000;
     const second = await management();
     expect(second).not.toBe(first);
     await expect(listActions(second)).resolves.toEqual([]);
     expect(api.tokenRequests).toBe(2);
+  });
+
+  it('a scope granted after a 403 insufficient_scope takes effect within 30 s, with no redeploy', async () => {
+    const { management, clock } = await start({ secretHolds: 'test-client-secret' });
+    api.setGrantedScopes(['read:users']);
+    const first = await management();
+    await expect(listActions(first)).rejects.toMatchObject({ statusCode: 403 });
+    // The operator grants read:actions; the old token still lacks it, so a new one is needed.
+    api.setGrantedScopes(['read:users', 'read:actions']);
+    clock.now += 30_000;
+    const second = await management();
+    expect(second).not.toBe(first);
+    await expect(listActions(second)).resolves.toEqual([]);
   });
 
   it('keeps one client while nothing changes, re-reading the secret every 5 minutes', async () => {
