@@ -66,25 +66,40 @@ export function createInstallerHandler(deps: InstallerDependencies) {
     const timer = setTimeout(() => cut.abort(), Math.max(0, remaining - margin / 2));
     const physicalId = `auth0-action:${props.ActionName}`;
     try {
-      // A resource whose creation failed was never bound; there is nothing to undo.
+      const installer = async () =>
+        new ActionInstaller(await managementClient(deps, props), {
+          ...deps.installer,
+          deadline,
+          signal: cut.signal,
+        });
       if (event.RequestType === 'Delete' && event.PhysicalResourceId !== physicalId) {
-        await respond(event, 'SUCCESS', event.PhysicalResourceId, 'nothing was installed');
+        // A Create that failed may still have bound ours: a bind cut at the deadline, or a 5xx
+        // whose write went through. Unbind it by name, best effort (the rollback must not fail
+        // on a tenant that never saw us), so that no login calls an API the rollback removes.
+        const unbound = await installer()
+          .then((ours) => ours.unbind(props.ActionName))
+          .then(
+            (plan) =>
+              plan.steps.length > 0 ? 'unbound after a failed install' : 'nothing was installed',
+            (error: unknown) => {
+              logger.warn('unbind after a failed install did not run', {
+                fault: (error as Error).name,
+              });
+              return 'nothing was unbound (see the installer log)';
+            },
+          );
+        await respond(event, 'SUCCESS', event.PhysicalResourceId, unbound);
         return;
       }
-      const installer = new ActionInstaller(await managementClient(deps, props), {
-        ...deps.installer,
-        deadline,
-        signal: cut.signal,
-      });
       if (event.RequestType === 'Delete') {
-        await installer.unbind(props.ActionName);
+        await (await installer()).unbind(props.ActionName);
         await respond(event, 'SUCCESS', physicalId, 'unbound');
         return;
       }
       const signing = parseSigningSecrets(
         await secretReader(deps.secretsManager, props.SigningSecretArn)(),
       );
-      const result = await installer.apply({
+      const result = await (await installer()).apply({
         name: props.ActionName,
         code: props.Code,
         position: parsePosition(props.Position),

@@ -54,11 +54,27 @@ export async function managementCall<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   try {
-    return await call();
+    return await (signal ? untilAborted(call(), signal) : call());
   } catch (error) {
     if (signal?.aborted) throw new InstallDeadlineError(`Auth0's answer (${operation})`);
     throw missingScope(error, operation) ?? error;
   }
+}
+
+/**
+ * The call's outcome, or a rejection as soon as `signal` aborts. The SDK hands the signal to
+ * each attempt's fetch, but sleeps between its retries on a plain timer (up to a minute after a
+ * 429, auth0 core/fetcher/requestWithRetries.js), and its token request takes no signal at all:
+ * without this race, a call cut at the deadline could still outlive the Lambda. The call
+ * abandoned here settles unheeded.
+ */
+function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    call.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Auth0's 400 for a binding that names an action whose deploy has not taken effect. */

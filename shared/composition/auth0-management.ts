@@ -20,7 +20,8 @@ export interface ManagementClientSource {
    * With the secret unchanged, a refused client is rebuilt (a new token) at most this often.
    * Default 30 s: each rebuild is a POST /oauth/token, which Auth0 rate-limits and counts
    * against the plan's monthly M2M token quota, and a grant that stays wrong would otherwise
-   * cost one per SQS batch.
+   * cost one per SQS batch. (A client secret Auth0 refuses outright is another matter: the SDK
+   * caches only tokens it got, so until the secret is put right each call asks for one.)
    */
   readonly rebuildFloorMs?: number;
   readonly clock?: () => number;

@@ -126,6 +126,30 @@ describe('the Action installer custom resource', () => {
     expect(api.bindings.map((b) => b.display_name)).toEqual(['fraud-check']);
   });
 
+  it("the rollback's Delete after a failed Create still takes ours out of the flow, others stay", async () => {
+    // A Create that failed after its bind had gone through (cut at the deadline, a 5xx whose
+    // write landed): CloudFormation deletes the ':failed' resource, and no login may go on
+    // calling an API the rollback removes.
+    api.seedAction({ name: 'fraud-check', bound: true });
+    api.seedAction({ name: 'auth0-crm-sync', bound: true });
+    const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
+    await handler(event('Delete', 'auth0-action:auth0-crm-sync:failed'), lambdaContext(INSTALLER));
+    expect(cfn.responses[0]).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: 'auth0-action:auth0-crm-sync:failed',
+      Reason: 'unbound after a failed install',
+    });
+    expect(api.bindings.map((b) => b.display_name)).toEqual(['fraud-check']);
+  });
+
+  it("the rollback's Delete succeeds even when the Auth0 credentials were never set", async () => {
+    sm.set(AUTH0, JSON.stringify({ clientId: 'set-me', clientSecret: 'generated' }));
+    const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });
+    await handler(event('Delete', 'auth0-action:auth0-crm-sync:failed'), lambdaContext(INSTALLER));
+    expect(cfn.responses[0]).toMatchObject({ Status: 'SUCCESS' });
+    expect(api.writes()).toEqual([]);
+  });
+
   it('reports FAILED with a reason naming the secret (not a hang) when the Auth0 credentials were never set', async () => {
     sm.set(AUTH0, JSON.stringify({ clientId: 'set-me', clientSecret: 'generated' }));
     const handler = createInstallerHandler({ secretsManager: sm.client(), fetch: api.fetch });

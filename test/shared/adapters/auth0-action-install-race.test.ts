@@ -199,6 +199,42 @@ describe('installing while Auth0 builds and deploys asynchronously', () => {
     expect(bindingWrites()).toBe(3);
   });
 
+  it('a call whose SDK is sleeping between retries is cut the moment time is up', async () => {
+    api = await startManagementApi({});
+    // A 429 whose bucket refills in 30 s: the SDK, left its retries, sleeps until then on a
+    // plain timer (auth0 core/fetcher/requestWithRetries.js), which no abort signal reaches;
+    // only the installer's own race cuts it.
+    const reset = String(Math.ceil(Date.now() / 1000) + 30);
+    api.failNext(
+      10,
+      {
+        status: 429,
+        headers: {
+          'x-ratelimit-limit': '10',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': reset,
+        },
+        body: {
+          statusCode: 429,
+          error: 'Too Many Requests',
+          message: 'Global limit has been reached',
+          errorCode: 'too_many_requests',
+        },
+      },
+      (r) => r.method === 'GET',
+    );
+    const cut = new AbortController();
+    const installer = new ActionInstaller(api.client({ maxRetries: 5 }), { signal: cut.signal });
+    const failure = installer.apply(spec).catch((error: unknown) => error);
+    // Cut once the first attempt has been answered, i.e. while the SDK sleeps before the second.
+    while (api.requests.filter((r) => r.path.startsWith('/api/v2/')).length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    cut.abort();
+    expect(await failure).toBeInstanceOf(InstallDeadlineError);
+    expect(api.requests.filter((r) => r.path.startsWith('/api/v2/'))).toHaveLength(1);
+  });
+
   it('every Management API call honours the abort signal (time is up), the error naming the step', async () => {
     const installer = await start({}, { signal: AbortSignal.abort() });
     await expect(installer.apply(spec)).rejects.toThrow(
