@@ -1,6 +1,7 @@
-import { Management, type ManagementClient, ManagementError } from 'auth0';
+import { Management, type ManagementClient } from 'auth0';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { rejection } from '#test/support/rejection.ts';
 
 /**
  * The Management API stand-in deploys as Auth0 does: the deploy answers at once, the version
@@ -12,16 +13,6 @@ let api: ManagementApi;
 afterEach(() => api.close());
 
 const postLogin = [{ id: 'post-login' as const, version: 'v3' }];
-
-async function rejection(promise: Promise<unknown>): Promise<ManagementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ManagementError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function createBuilt(client: ManagementClient, code: string): Promise<string> {
   const { id = '' } = await client.actions.create({

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync } from 'node:zlib';
-import { Management, ManagementClient, ManagementError } from 'auth0';
+import { Management, ManagementClient } from 'auth0';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 import { generatedPhone } from '#stand-ins/demo-data.ts';
+import { rejection } from '#test/support/rejection.ts';
 
 let api: ManagementApi;
 
@@ -22,16 +23,6 @@ async function collect<T>(page: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of page) items.push(item);
   return items;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ManagementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ManagementError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 async function builtAndDeployed(client: ManagementClient, name: string) {

@@ -1,6 +1,7 @@
-import { Management, ManagementError } from 'auth0';
+import { Management } from 'auth0';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { rejection } from '#test/support/rejection.ts';
 
 /**
  * The stand-in's rate limits mean what Auth0 says its headers mean (docs-v2 rate-limit-policy/
@@ -19,16 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await api.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ManagementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ManagementError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const nowSecond = () => Date.now() / 1000;
 const patch = (client: ReturnType<ManagementApi['client']>, id = 'sms|user-0') =>

@@ -7,6 +7,7 @@ import { Auth0ProfileWriter } from '#shared/adapters/auth0-profile-writer.ts';
 import { Auth0UserExport } from '#shared/adapters/auth0-user-export.ts';
 import { DEFAULT_GRANTED_SCOPES } from '#stand-ins/auth0-management-api/oauth-token.ts';
 import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { failure } from '#test/support/rejection.ts';
 
 /**
  * The M2M application's grant, through the real code paths: the stand-in refuses a route whose
@@ -24,15 +25,6 @@ afterEach(() => api.close());
 function clientWithout(...missing: string[]) {
   api.setGrantedScopes(DEFAULT_GRANTED_SCOPES.filter((s) => !missing.includes(s)));
   return api.client({ maxRetries: 0 });
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const noPace: WritePace = { take: async () => 0, accepted: () => {}, refused: () => {} };
