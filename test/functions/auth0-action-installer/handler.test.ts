@@ -261,8 +261,9 @@ describe('the Action installer custom resource', () => {
     // 32 s left, of which the installer keeps 30 s to answer: about 2 s to wait for Auth0.
     const shortOfTime = () => lambdaContext({ ...INSTALLER, timeoutMs: 32_000 });
 
-    it('answers FAILED, saying it ran out of time, while Auth0 is still building the Action', async () => {
-      await restartTenant({ buildPolls: 1_000 });
+    /** A Create on a tenant as slow as `timings`, on the test clock; its waits, in ms. */
+    async function createShortOfTime(timings: { buildPolls?: number; deployPolls?: number }) {
+      await restartTenant(timings);
       const time = testClock();
       const handler = createInstallerHandler({
         secretsManager: sm.client(),
@@ -270,31 +271,29 @@ describe('the Action installer custom resource', () => {
         installer: time.options,
       });
       await handler(event('Create'), shortOfTime());
+      return time.sleeps;
+    }
+
+    it('answers FAILED, saying it ran out of time, while Auth0 is still building the Action', async () => {
+      const sleeps = await createShortOfTime({ buildPolls: 1_000 });
       expect(cfn.responses).toHaveLength(1);
       expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
       expect(String(cfn.responses[0]?.Reason)).toMatch(
         /^InstallDeadlineError: ran out of time waiting for Auth0 to build the Action "auth0-crm-sync"/,
       );
       // It stopped at its deadline, not at the build's own 2-minute bound.
-      expect(time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_000);
+      expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_000);
       expect(api.requests.filter((r) => r.path.endsWith('/deploy'))).toEqual([]);
       expect(api.bindings).toEqual([]);
     });
 
     it('answers FAILED, saying it ran out of time, while the deploy is not live yet', async () => {
-      await restartTenant({ deployPolls: 1_000 });
-      const time = testClock();
-      const handler = createInstallerHandler({
-        secretsManager: sm.client(),
-        fetch: api.fetch,
-        installer: time.options,
-      });
-      await handler(event('Create'), shortOfTime());
+      const sleeps = await createShortOfTime({ deployPolls: 1_000 });
       expect(cfn.responses[0]).toMatchObject({ Status: 'FAILED' });
       expect(String(cfn.responses[0]?.Reason)).toMatch(
         /^InstallDeadlineError: ran out of time waiting for Auth0 to make the deployed version 1 of the Action "auth0-crm-sync" .*live/,
       );
-      expect(time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_000);
+      expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_000);
       expect(api.bindings).toEqual([]);
     });
   });
