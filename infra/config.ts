@@ -70,6 +70,17 @@ const schema = z.object({
   /** The Action's METADATA_WRITES: `on_change` (a profile write only when the CRM data changed) or `daily`. */
   actionMetadataWrites: z._default(z.enum(['on_change', 'daily']), 'on_change'),
   alarmEmail: z.optional(z.email()),
+  /** The backfill schedule's state: false deploys it disabled (see the README's operations). */
+  backfillEnabled: z._default(z.boolean(), true),
+  /**
+   * The service's ALLOWED_SOURCE_IPS: comma-separated CIDRs and Auth0 region names
+   * (`auth0:us`, …); unset lets any network call (the signature still guards every request).
+   */
+  allowedSourceIps: z.optional(z.string()),
+  /** A custom domain for the sync API (with certificateArn); the execute-api URL is then off. */
+  domainName: z.optional(z.string()),
+  /** The ACM certificate of domainName, in the stack's region. */
+  certificateArn: z.optional(z.string()),
   logRetentionDays: z._default(
     z.coerce.number().check(z.refine((d) => [7, 14, 30, 60, 90, 180, 365, 731].includes(d))),
     90,

@@ -25,6 +25,8 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   throttled: 429,
   internal_error: 500,
   crm_unavailable: 503,
+  user_not_found: 404,
+  forbidden_source: 403,
 };
 
 export function errorBody(code: ErrorCode, message: string) {

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'throttled',
   'internal_error',
   'crm_unavailable',
+  'user_not_found',
+  'forbidden_source',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
