@@ -5,15 +5,47 @@ import {
   ClaimMappingError,
   checkAccessTokenNamespace,
 } from '#shared/domain/claims.ts';
-import { isValidTimeZone } from '#shared/domain/sync-day.ts';
 import { loginTimeBudget } from '#shared/domain/time-budget.ts';
+import {
+  ACM_CERTIFICATE_ARN,
+  customDomainProblem,
+  dnsNameProblem,
+  sourceNetworksProblem,
+  timeZoneProblem,
+} from './context-checks.ts';
+import {
+  contextBoolean,
+  contextInt,
+  contextIntOneOf,
+  contextStringRecord,
+  explained,
+  optionalContextInt,
+} from './context-values.ts';
+import { scheduleExpressionProblem } from './schedule-expression.ts';
 
 /**
- * The stack's settings, read once from CDK context (cdk.json or `-c key=value`) and validated
- * here: a wrong value stops `cdk synth` with a message naming the setting.
+ * The stack's settings, read once from CDK context (cdk.json, a stage's block in it, or
+ * `-c key=value`) and validated here: a wrong value stops `cdk synth` with a message naming the
+ * setting. Every value is accepted in its JSON type and as the string `-c` gives
+ * (infra/context-values.ts).
  */
-const positiveInt = (fallback: number, max: number) =>
-  z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
+
+/**
+ * CloudWatch Logs' retention periods: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120,
+ * 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653" (PutRetentionPolicy,
+ * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+ */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+/** An empty value counts as unset, as for the service's variables (shared/config.ts). */
+const optionalText = (...checks: Parameters<z.ZodMiniString['check']>) =>
+  z.pipe(
+    z.transform((value: unknown) => (value === '' ? undefined : value)),
+    z.optional(z.string().check(...checks)),
+  );
 
 const schema = z.object({
   auth0Domain: z
@@ -22,35 +54,37 @@ const schema = z.object({
   crmUrl: z.url({ protocol: /^https$/, error: 'the CRM lookup endpoint (https)' }),
   crmIdPath: z._default(z.string(), 'id'),
   crmMatchKeys: z._default(z.string().check(z.regex(/^(phone|email)(,(phone|email))?$/)), 'phone'),
-  crmTimeoutMs: positiveInt(2_500, 10_000),
+  crmTimeoutMs: contextInt(1, 10_000, 2_500),
   /** The Action's SYNC_TIMEOUT_MS: CRM_TIMEOUT_MS and the waiters' budget must fit inside it. */
-  actionTimeoutMs: positiveInt(3_000, 15_000),
+  actionTimeoutMs: contextInt(1, 15_000, 3_000),
   claimNamespace: z._default(z.string(), 'https://crm.example.com/'),
-  claimMap: z._default(z.record(z.string(), z.string()), { crm_id: 'id', name: 'name' }),
-  syncTimeZone: z._default(
-    z.string().check(z.refine(isValidTimeZone, 'an IANA time zone such as Europe/Paris')),
-    'UTC',
-  ),
+  claimMap: contextStringRecord({ crm_id: 'id', name: 'name' }, '{"crm_id":"id","name":"name"}'),
+  syncTimeZone: z._default(z.string().check(explained(timeZoneProblem)), 'UTC'),
   defaultPhoneCountry: z.optional(z.string().check(z.regex(/^[A-Z]{2}$/))),
   /** API Gateway stage throttling: steady requests per second and burst. */
-  apiRateLimit: positiveInt(100, 10_000),
-  apiBurstLimit: positiveInt(200, 5_000),
+  apiRateLimit: contextInt(1, 10_000, 100),
+  apiBurstLimit: contextInt(1, 5_000, 200),
   /** Reserved concurrency of the sync Lambda: caps what the CRM can receive at once. */
-  syncMaxConcurrency: z.optional(z.coerce.number().check(z.int(), z.minimum(1))),
+  syncMaxConcurrency: optionalContextInt(1, 10_000),
   backfillSchedule: z._default(
-    z.string().check(z.regex(/^(cron|rate)\(.+\)$/)),
+    z.string().check(explained(scheduleExpressionProblem)),
     'cron(0 3 * * ? *)',
   ),
-  backfillScheduleTimeZone: z._default(z.string(), 'UTC'),
-  backfillMaxConcurrency: positiveInt(2, 100),
+  /** The zone EventBridge Scheduler reads backfillSchedule in. */
+  backfillScheduleTimeZone: z._default(z.string().check(explained(timeZoneProblem)), 'UTC'),
+  /**
+   * The worker's SQS event source maxConcurrency, which Lambda takes from 2 to 1000
+   * (ScalingConfig, https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html).
+   */
+  backfillMaxConcurrency: contextInt(2, 100, 2),
   /** The CRM's own rate limit, shared by all backfill workers. */
-  crmRatePerSecond: positiveInt(10, 10_000),
+  crmRatePerSecond: contextInt(1, 10_000, 10),
   /** The Auth0 Management API's user-write rate left for the backfill. */
-  auth0WritesPerSecond: positiveInt(2, 1_000),
-  installAction: z._default(z.boolean(), false),
+  auth0WritesPerSecond: contextInt(1, 1_000, 2),
+  installAction: contextBoolean(false),
   /**
    * An Auth0 credentials secret that exists already (its complete ARN): the stack reads it
-   * instead of creating one. Required with installAction (see installOrder).
+   * instead of creating one. Required with installAction (see installOrderProblem).
    */
   auth0CredentialsSecretArn: z.optional(
     z
@@ -66,52 +100,77 @@ const schema = z.object({
   actionPosition: z._default(z.string().check(z.regex(/^(first|last|\d+)$/)), 'last'),
   failMode: z._default(z.enum(['open', 'closed']), 'open'),
   /** The Action's ACCESS_TOKEN_CLAIMS: the claims on the access token too. */
-  accessTokenClaims: z._default(z.boolean(), false),
+  accessTokenClaims: contextBoolean(false),
   /** The Action's METADATA_WRITES: `on_change` (a profile write only when the CRM data changed) or `daily`. */
   actionMetadataWrites: z._default(z.enum(['on_change', 'daily']), 'on_change'),
   alarmEmail: z.optional(z.email()),
   /** The backfill schedule's state: false deploys it disabled (see the README's operations). */
-  backfillEnabled: z._default(z.boolean(), true),
+  backfillEnabled: contextBoolean(true),
   /**
    * The service's ALLOWED_SOURCE_IPS: comma-separated CIDRs and Auth0 region names
    * (`auth0:us`, …); unset lets any network call (the signature still guards every request).
+   * Parsed here as the service parses it at start, so a bad entry fails synth, not cold start.
    */
-  allowedSourceIps: z.optional(z.string()),
+  allowedSourceIps: optionalText(explained(sourceNetworksProblem)),
   /** A custom domain for the sync API (with certificateArn); the execute-api URL is then off. */
-  domainName: z.optional(z.string()),
-  /** The ACM certificate of domainName, in the stack's region. */
-  certificateArn: z.optional(z.string()),
-  logRetentionDays: z._default(
-    z.coerce.number().check(z.refine((d) => [7, 14, 30, 60, 90, 180, 365, 731].includes(d))),
+  domainName: optionalText(explained(dnsNameProblem)),
+  /** The ACM certificate of domainName, in the stack's region (a regional API Gateway domain). */
+  certificateArn: optionalText(
+    z.regex(
+      ACM_CERTIFICATE_ARN,
+      'must be an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>',
+    ),
+  ),
+  logRetentionDays: contextIntOneOf(
+    LOG_RETENTION_DAYS,
     90,
+    'the retention periods CloudWatch Logs accepts',
   ),
 });
 
-export type StackConfig = z.infer<typeof schema>;
+/** The stage a stack is built for, with its account and region when cdk.json names them. */
+export interface StageIdentity {
+  readonly name: string;
+  readonly account?: string;
+  readonly region?: string;
+}
+
+export type StackConfig = z.infer<typeof schema> & { readonly stage?: StageIdentity };
+
+/** Every setting a stack reads: what a stage's block in cdk.json may override. */
+export const STACK_CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
 
 /** Values in cdk.json that make `cdk synth` work out of the box but must never be deployed. */
-export const EXAMPLE_VALUES: Partial<Record<keyof StackConfig, string>> = {
-  auth0Domain: 'your-tenant.us.auth0.com',
-  crmUrl: 'https://crm.example.com/contacts/lookup',
+export const EXAMPLE_VALUES: Partial<Record<keyof StackConfig, readonly string[]>> = {
+  auth0Domain: ['your-tenant.us.auth0.com', 'your-staging-tenant.us.auth0.com'],
+  crmUrl: ['https://crm.example.com/contacts/lookup'],
+  alarmEmail: ['oncall@example.com'],
 };
 
-export function readStackConfig(context: (key: string) => unknown): StackConfig {
-  const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = context(key);
-    // `-c key=value` arrives as a string; JSON-looking values are parsed.
-    raw[key] =
-      typeof value === 'string' && /^[[{]|^(true|false)$/.test(value) ? JSON.parse(value) : value;
-  }
-  const config = parseSettings(schema, raw, 'CDK context');
-  checkInstallOrder(config);
+/** The example account ids of the AWS documentation, which cdk.json's stages ship with. */
+export const EXAMPLE_ACCOUNTS: readonly string[] = ['111122223333', '444455556666', '123456789012'];
+
+/**
+ * Reads and checks the settings. `stage` names the stage in every message, and its region is
+ * the one certificateArn must be in.
+ */
+export function readStackConfig(
+  context: (key: string) => unknown,
+  stage?: StageIdentity,
+): StackConfig {
+  const what = stage ? `CDK context of stage ${stage.name}` : 'CDK context';
+  const raw = Object.fromEntries(STACK_CONFIG_KEYS.map((key) => [key, context(key)]));
+  const config: StackConfig = { ...parseSettings(schema, raw, what), ...(stage ? { stage } : {}) };
+  const invalid = (message: string) => new ConfigError(`Invalid ${what}: ${message}`);
+  const installOrder = installOrderProblem(config);
+  if (installOrder) throw invalid(installOrder);
   try {
     loginTimeBudget(config.crmTimeoutMs, config.actionTimeoutMs);
   } catch (error) {
-    throw new ConfigError(
-      `Invalid CDK context: crmTimeoutMs and actionTimeoutMs: ${(error as Error).message}`,
-    );
+    throw invalid(`crmTimeoutMs and actionTimeoutMs: ${(error as Error).message}`);
   }
+  const customDomain = customDomainProblem(config);
+  if (customDomain) throw invalid(customDomain);
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
   // The stack leaves CLAIM_VALUE_MAX_LENGTH at the service's default, 256.
   try {
@@ -132,7 +191,7 @@ export function readStackConfig(context: (key: string) => unknown): StackConfig 
       fields: 'claimMap',
       size: 'claimMap (values cut at CLAIM_VALUE_MAX_LENGTH, 256)',
     }[error.setting];
-    throw new ConfigError(`Invalid CDK context: ${named}: ${error.message}`);
+    throw invalid(`${named}: ${error.message}`);
   }
   return config;
 }
@@ -142,23 +201,28 @@ export function readStackConfig(context: (key: string) => unknown): StackConfig 
  * the same deploy creates still holds its placeholder then, and the install would roll the
  * deploy back. So installAction needs a secret that already holds the credentials.
  */
-function checkInstallOrder(config: StackConfig): void {
-  if (!config.installAction || config.auth0CredentialsSecretArn !== undefined) return;
-  throw new ConfigError(
-    'Invalid CDK context: installAction=true needs auth0CredentialsSecretArn, because the ' +
-      'installer reads the Auth0 credentials during the deploy and a secret the stack creates ' +
-      'holds only a placeholder then. Either (1) deploy with installAction=false, put the ' +
-      'credentials with the SetAuth0CredentialsCommand output, then deploy again with ' +
-      'installAction=true and auth0CredentialsSecretArn=<the Auth0CredentialsSecretArn output>; ' +
-      'or (2) create the secret first (aws secretsmanager create-secret --name auth0-crm-sync/auth0 ' +
-      '--secret-string \'{"clientId":"…","clientSecret":"…"}\') and pass its ARN as ' +
-      'auth0CredentialsSecretArn.',
+function installOrderProblem(config: StackConfig): string | undefined {
+  if (!config.installAction || config.auth0CredentialsSecretArn !== undefined) return undefined;
+  return (
+    'installAction=true needs auth0CredentialsSecretArn, because the ' +
+    'installer reads the Auth0 credentials during the deploy and a secret the stack creates ' +
+    'holds only a placeholder then. Either (1) deploy with installAction=false, put the ' +
+    'credentials with the SetAuth0CredentialsCommand output, then deploy again with ' +
+    'installAction=true and auth0CredentialsSecretArn=<the Auth0CredentialsSecretArn output>; ' +
+    'or (2) create the secret first (aws secretsmanager create-secret --name auth0-crm-sync/auth0 ' +
+    '--secret-string \'{"clientId":"…","clientSecret":"…"}\') and pass its ARN as ' +
+    'auth0CredentialsSecretArn.'
   );
 }
 
-/** The settings still holding their example value, by name. */
+/** The settings still holding an example value, by name (`stages.<name>.account` for the account). */
 export function exampleSettings(config: StackConfig): string[] {
-  return Object.entries(EXAMPLE_VALUES)
-    .filter(([key, value]) => config[key as keyof StackConfig] === value)
+  const examples = Object.entries(EXAMPLE_VALUES)
+    .filter(([key, values]) => values.includes(config[key as keyof StackConfig] as string))
     .map(([key]) => key);
+  const { stage } = config;
+  if (stage?.account !== undefined && EXAMPLE_ACCOUNTS.includes(stage.account)) {
+    examples.push(`stages.${stage.name}.account`);
+  }
+  return examples;
 }

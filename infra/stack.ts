@@ -12,6 +12,7 @@ import type { Construct } from 'constructs';
 import { exampleSettings, type StackConfig } from './config.ts';
 import { ActionInstallation } from './constructs/action-installation.ts';
 import { Backfill } from './constructs/backfill.ts';
+import { LogQueries } from './constructs/log-queries.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ServiceSecrets } from './constructs/service-secrets.ts';
 import { StampTable } from './constructs/stamp-table.ts';
@@ -63,12 +64,15 @@ export class CrmSyncStack extends Stack {
       api: sync.api,
       functions,
       deadLetterQueues: { BackfillDeadLetters: backfill.deadLetterQueue },
+      backfill: { runs: backfill.stateMachine, users: backfill.queue },
       alarmEmail: config.alarmEmail,
     });
-    new CfnOutput(this, 'BackfillStateMachineArn', {
-      value: backfill.stateMachine.stateMachineArn,
+    new LogQueries(this, 'LogQueries', {
+      api: sync.handler.logs,
+      worker: backfill.worker.logs,
+      orchestrator: backfill.orchestrator.logs,
     });
-    new CfnOutput(this, 'BackfillDeadLetterQueueUrl', { value: backfill.deadLetterQueue.queueUrl });
+    backfillControlOutputs(this, backfill);
 
     new CfnOutput(this, 'StampTableName', { value: stamps.table.tableName });
     new CfnOutput(this, 'SigningSecretArn', { value: secrets.signing.secretArn });
@@ -87,6 +91,44 @@ export class CrmSyncStack extends Stack {
       value: `aws secretsmanager get-secret-value --secret-id ${secrets.signing.secretArn} --query SecretString --output text`,
     });
   }
+}
+
+/** The backfill's ids and the commands an operator runs to start, pause, resume or stop it. */
+function backfillControlOutputs(stack: Stack, backfill: Backfill): void {
+  const runs = backfill.stateMachine.stateMachineArn;
+  const mapping = backfill.workerEventSourceMappingId;
+  const outputs: Record<string, { value: string; description?: string }> = {
+    BackfillStateMachineArn: { value: runs },
+    BackfillQueueUrl: { value: backfill.queue.queueUrl },
+    BackfillDeadLetterQueueUrl: { value: backfill.deadLetterQueue.queueUrl },
+    BackfillWorkerEventSourceMappingId: {
+      value: mapping,
+      description: 'The SQS event source mapping of the backfill workers (pause/resume them)',
+    },
+    PauseBackfillWorkersCommand: {
+      value: `aws lambda update-event-source-mapping --uuid ${mapping} --no-enabled`,
+      description:
+        'Stops the workers taking users from the queue; queued users wait (SQS keeps them 4 days)',
+    },
+    ResumeBackfillWorkersCommand: {
+      value: `aws lambda update-event-source-mapping --uuid ${mapping} --enabled`,
+      description: 'The workers take users from the queue again',
+    },
+    ListRunningBackfillsCommand: {
+      value: `aws stepfunctions list-executions --state-machine-arn ${runs} --status-filter RUNNING`,
+    },
+    StartBackfillRunCommand: {
+      value: `aws stepfunctions start-execution --state-machine-arn ${runs}`,
+      description: 'A run now, besides the schedule (skipped if one is running)',
+    },
+    StopBackfillRunCommand: {
+      value:
+        'aws stepfunctions stop-execution --execution-arn "$EXECUTION_ARN" --cause "stopped by the operator"',
+      description:
+        'EXECUTION_ARN from ListRunningBackfillsCommand; users already queued are still worked unless the workers are paused',
+    },
+  };
+  for (const [id, props] of Object.entries(outputs)) new CfnOutput(stack, id, props);
 }
 
 /**

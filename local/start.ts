@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     [
       '',
       `auth0-crm-sync local stack listening on ${url}`,
-      `  POST ${url}/v1/sync   GET ${url}/v1/health`,
+      `  POST ${url}/v1/sync   GET ${url}/v1/users/{user_id}   GET ${url}/v1/health`,
       // A secret the operator chose is theirs to know; only the generated one is shown.
       env.SYNC_SIGNING_SECRET
         ? '  signing secret: from SYNC_SIGNING_SECRET (not shown)'

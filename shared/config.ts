@@ -4,6 +4,7 @@ import { buildClaimMapping, type ClaimMapping, ClaimMappingError } from './domai
 import { parseJsonObject } from './domain/json-object.ts';
 import { type CountryCode, isCountryCode } from './domain/phone.ts';
 import { parseSigningSecrets } from './domain/signature.ts';
+import { parseSourceNetworks, type SourceNetworks } from './domain/source-networks.ts';
 import { isValidTimeZone } from './domain/sync-day.ts';
 import type { MatchKeyKind } from './domain/sync-request.ts';
 import { type LoginTimeBudget, loginTimeBudget, TimeBudgetError } from './domain/time-budget.ts';
@@ -39,6 +40,8 @@ export interface SyncServiceConfig extends StampReadConfig {
   readonly secretsMaxAgeSeconds: number;
   readonly rateLimitPerSecond: number;
   readonly rateLimitBurst: number;
+  /** ALLOWED_SOURCE_IPS: the networks that may call the API; undefined lets everyone call. */
+  readonly allowedSources?: SourceNetworks | undefined;
 }
 
 // One message for every way a number is wrong, so it always says what is accepted.
@@ -116,6 +119,7 @@ const environment = z
     STALE_RETRY_SECONDS: int(0, 86_400, 300),
     SECRETS_MAX_AGE_SECONDS: int(0, 86_400, 300),
     RATE_LIMIT_PER_SECOND: int(0, 1_000_000, 0),
+    ALLOWED_SOURCE_IPS: optionalText,
     RATE_LIMIT_BURST: z.optional(
       z.coerce
         .number({ error: 'must be a whole number of at least 1' })
@@ -208,6 +212,11 @@ export function loadSyncServiceConfig(
   if (e.SYNC_SIGNING_SECRET) {
     setting('SYNC_SIGNING_SECRET', () => parseSigningSecrets(e.SYNC_SIGNING_SECRET ?? ''));
   }
+  const allowed = e.ALLOWED_SOURCE_IPS;
+  const allowedSources =
+    allowed === undefined
+      ? undefined
+      : setting('ALLOWED_SOURCE_IPS', () => parseSourceNetworks(allowed));
   return {
     ...stampReadConfigOf(e),
     signingSecret: secretSetting(e.SYNC_SIGNING_SECRET, e.SYNC_SIGNING_SECRET_ARN),
@@ -228,6 +237,7 @@ export function loadSyncServiceConfig(
     secretsMaxAgeSeconds: e.SECRETS_MAX_AGE_SECONDS,
     rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
     rateLimitBurst: e.RATE_LIMIT_BURST ?? Math.max(1, e.RATE_LIMIT_PER_SECOND * 2),
+    allowedSources,
   };
 }
 

@@ -6,6 +6,16 @@
 /** CloudWatch namespace of the service's metrics (the dashboard and the alarms read them). */
 export const METRICS_NAMESPACE = 'Auth0CrmSync';
 
+/**
+ * The namespace of one deployed stack's metrics. Two stages in one account must not share one:
+ * staging's refused signatures or CRM failures would set off production's alarms. The stack
+ * gives its functions this name as METRICS_NAMESPACE; without it (npm start, tests) the
+ * metrics go to METRICS_NAMESPACE.
+ */
+export function metricsNamespace(stackName: string): string {
+  return `${METRICS_NAMESPACE}/${stackName}`;
+}
+
 /** The stamp table's key and TTL attribute: one item per user (shared/adapters/dynamodb-stamps.ts). */
 export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
 

@@ -15,6 +15,16 @@ import { LOCAL_REGION } from './local-aws-clients.ts';
  * userAgent }) describe the request line; `requestContext.time` is in the access-log format
  * (`12/Mar/2020:19:03:58 +0000`) and `timeEpoch` in epoch milliseconds; a body API Gateway does
  * not take for text arrives base64-encoded, with `isBase64Encoded` saying so.
+ *
+ * The path arrives percent-DECODED: "API Gateway decodes URL-encoded request parameters before
+ * passing them to your backend integration"
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html),
+ * and a captured event shows it for `rawPath` itself: a request for `/a%2Fb` arrives as
+ * `"rawPath": "/a/b"` (github.com/fastify/aws-lambda-fastify/issues/169). `rawQueryString`
+ * stays encoded. With the `$default` route (infra/constructs/sync-api.ts) there is no route
+ * template, hence no `pathParameters`: the handler reads the id from `rawPath`.
+ * Not modelled: reports that a decoded `?` cuts `rawPath` short
+ * (github.com/middleapi/standard-server/pull/93); no Auth0 user id holds one.
  */
 
 /** What HTTP APIs pass as text; everything else arrives base64-encoded. */
@@ -40,6 +50,7 @@ export interface HttpRequest {
 /** The event API Gateway (HTTP API, `$default` route and stage) sends for `request`. */
 export function httpApiEvent(request: HttpRequest): APIGatewayProxyEventV2 {
   const url = new URL(request.target, 'http://localhost');
+  const path = decodedPath(url.pathname);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers ?? {})) {
     if (value === undefined) continue;
@@ -58,7 +69,7 @@ export function httpApiEvent(request: HttpRequest): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
+    rawPath: path,
     rawQueryString: url.search.slice(1),
     headers,
     ...(cookies ? { cookies } : {}),
@@ -70,7 +81,7 @@ export function httpApiEvent(request: HttpRequest): APIGatewayProxyEventV2 {
       domainPrefix: domainName.split('.')[0] ?? domainName,
       http: {
         method: request.method,
-        path: url.pathname,
+        path,
         protocol: request.protocol ?? 'HTTP/1.1',
         sourceIp: request.sourceIp ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
@@ -85,6 +96,15 @@ export function httpApiEvent(request: HttpRequest): APIGatewayProxyEventV2 {
       ? { body: encodeBody(request.body, base64), isBase64Encoded: base64 }
       : { isBase64Encoded: false }),
   };
+}
+
+/** The path as API Gateway passes it on; one that is not valid percent-encoded UTF-8 stays as sent. */
+function decodedPath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
 }
 
 function encodeBody(body: Buffer | string, base64: boolean): string {

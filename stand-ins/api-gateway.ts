@@ -37,7 +37,8 @@ export async function serveApiGateway(
         headers: req.headers,
         body,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress,
+        // A socket already gone has no address: none, so an allow-list refuses it (not 127.0.0.1).
+        sourceIp: req.socket.remoteAddress ?? '',
       });
       const result = await handler(event, lambdaContext({ timeoutMs: 29_000 }));
       const headers = { ...(result.headers ?? {}) } as Record<string, string>;

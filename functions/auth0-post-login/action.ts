@@ -54,12 +54,17 @@ export async function onExecutePostLogin(event: PostLoginEvent, api: PostLoginAp
         app_metadata,
       );
       if (wrote) api.user.setAppMetadata('crm', app_metadata);
-      log('synced', { status: result.answer.status, ms: result.ms, wrote });
+      log('synced', {
+        status: result.answer.status,
+        ms: result.ms,
+        wrote,
+        ...answered(result),
+      });
       return;
     }
-    failed(api, settings, known, result.reason, result.ms);
+    failed(api, settings, known, result.reason, result.ms, answered(result));
   } catch (error) {
-    failed(api, settings, known, error instanceof Error ? error.name : 'error', undefined);
+    failed(api, settings, known, error instanceof Error ? error.name : 'error', undefined, {});
   }
 }
 
@@ -80,9 +85,17 @@ interface SyncAnswer {
   readonly app_metadata: CrmMetadata;
 }
 
+/** What an answer of the API said about itself: its request id, and a refusal's error code. */
+interface Answered {
+  /** The API's `x-request-id`: the key to the service's log line of this request. */
+  readonly requestId?: string | undefined;
+  /** The contract's error code of a non-200 (docs/sync-api.md), when its body said one. */
+  readonly errorCode?: string | undefined;
+}
+
 type SyncResult =
-  | { ok: true; answer: SyncAnswer; ms: number }
-  | { ok: false; reason: string; ms: number };
+  | ({ ok: true; answer: SyncAnswer; ms: number } & Answered)
+  | ({ ok: false; reason: string; ms: number } & Answered);
 
 const DEFAULT_TIMEOUT_MS = 3_000;
 // Auth0 stops a trigger after 20 s; leave room for the other Actions in the flow.
@@ -121,17 +134,74 @@ async function callSync(settings: Settings, body: Record<string, string>): Promi
       body: text,
       signal,
     });
+    const requestId = readRequestId(response.headers.get('x-request-id'));
     if (response.status !== 200) {
-      await response.body?.cancel();
-      return { ok: false, reason: `http_${response.status}`, ms: elapsed() };
+      const errorCode = await readErrorCode(response);
+      return { ok: false, reason: `http_${response.status}`, ms: elapsed(), requestId, errorCode };
     }
     const answer = readSyncAnswer(await response.json());
     return answer
-      ? { ok: true, answer, ms: elapsed() }
-      : { ok: false, reason: 'invalid_response', ms: elapsed() };
+      ? { ok: true, answer, ms: elapsed(), requestId }
+      : { ok: false, reason: 'invalid_response', ms: elapsed(), requestId };
   } catch {
     return { ok: false, reason: signal.aborted ? 'timeout' : 'network', ms: elapsed() };
   }
+}
+
+/**
+ * An error body is read only this far: the contract's error is some 200 bytes, and a login
+ * must not wait on, or hold in memory, whatever else a proxy in between might send.
+ */
+const MAX_ERROR_BODY_BYTES = 4 * 1024;
+const ERROR_CODE = /^[a-z][a-z_]{0,63}$/;
+// API Gateway's request ids are base64-like; anything else is not logged.
+const REQUEST_ID = /^[A-Za-z0-9._:=+/-]{1,128}$/;
+
+function readRequestId(value: string | null): string | undefined {
+  return value !== null && REQUEST_ID.test(value) ? value : undefined;
+}
+
+/**
+ * The `error.code` of a non-200's JSON body, read at most MAX_ERROR_BODY_BYTES far and within
+ * the call's timeout (the fetch's signal ends the read too). A larger, unreadable or non-JSON
+ * body gives no code; only a code of the contract's form is kept (it goes into the log).
+ */
+async function readErrorCode(response: Response): Promise<string | undefined> {
+  const body = response.body;
+  if (!body) return undefined;
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > MAX_ERROR_BODY_BYTES) {
+    await body.cancel().catch(() => {});
+    return undefined;
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_ERROR_BODY_BYTES) return undefined;
+      chunks.push(value);
+    }
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const code = isObject(parsed) && isObject(parsed.error) ? parsed.error.code : undefined;
+    return typeof code === 'string' && ERROR_CODE.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    // Whatever is left unread is dropped, not drained.
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** The log fields of what an answer said about itself. */
+function answered(result: Answered): Record<string, string> {
+  return {
+    ...(result.requestId === undefined ? {} : { request_id: result.requestId }),
+    ...(result.errorCode === undefined ? {} : { error_code: result.errorCode }),
+  };
 }
 
 function failed(
@@ -140,8 +210,14 @@ function failed(
   known: CrmMetadata | undefined,
   reason: string,
   ms: number | undefined,
+  fromAnswer: Record<string, string>,
 ): void {
-  log('failed', { reason, fail_mode: settings.failClosed ? 'closed' : 'open', ms });
+  log('failed', {
+    reason,
+    fail_mode: settings.failClosed ? 'closed' : 'open',
+    ms,
+    ...fromAnswer,
+  });
   if (settings.failClosed) {
     api.access.deny('Your account could not be verified right now. Please try again shortly.');
     return;

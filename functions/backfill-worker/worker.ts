@@ -11,6 +11,7 @@ import {
   RetryLater,
 } from '#shared/domain/backfill.ts';
 import type { ExportedUser } from '#shared/domain/ports.ts';
+import { isUserId } from '#shared/domain/sync-request.ts';
 
 export interface BackfillWorkerOptions {
   readonly clock?: (() => number) | undefined;
@@ -52,7 +53,9 @@ export function createBackfillWorker(
         counts.failed++;
         // The error's name only: messages of SDK errors can carry request details. A missing
         // scope also names the scopes to grant and what they are for, which hold no user data.
+        const userId = messageUserId(record);
         logger.warn('backfill user failed', {
+          ...(userId === undefined ? {} : { user_id: userId }),
           fault: error?.name ?? 'Error',
           ...(error instanceof MissingScopeError
             ? { scopes: error.scopes, operation: error.operation }
@@ -82,6 +85,19 @@ export function createBackfillWorker(
     options.onBatch?.({ counts, retried });
     return { batchItemFailures };
   };
+}
+
+/**
+ * The user id of a message, for its failure line: only a well-formed one. The rest of the
+ * message (phone number, email) never reaches the log.
+ */
+function messageUserId(record: SQSRecord): string | undefined {
+  try {
+    const userId = (JSON.parse(record.body) as { user_id?: unknown } | null)?.user_id;
+    return isUserId(userId) ? userId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function syncOne(sync: BackfillUserSync, record: SQSRecord): Promise<BackfillOutcome> {

@@ -3,8 +3,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logAbsorbedFault } from '#shared/composition/operational-logs.ts';
-import type { SignatureLedger } from '#shared/domain/ports.ts';
+import { SyncApiError } from '#shared/domain/errors.ts';
+import type { SignatureLedger, StampStore } from '#shared/domain/ports.ts';
 import { readSignatureHeader, signatureValidUntil } from '#shared/domain/signature.ts';
+import type { SourceNetworks } from '#shared/domain/source-networks.ts';
 import type { SyncService } from '#shared/domain/sync.ts';
 import {
   isUserId,
@@ -13,6 +15,7 @@ import {
   type SyncRequest,
 } from '#shared/domain/sync-request.ts';
 import { toSyncResponse } from '#shared/domain/sync-response.ts';
+import { explainUser } from '#shared/domain/user-explanation.ts';
 import type { HttpResult } from './http.ts';
 import { json } from './http.ts';
 import {
@@ -21,22 +24,28 @@ import {
   correlationId,
   jsonBody,
   MAX_BODY_BYTES,
+  noBody,
   type ParsedEvent,
   router,
   signedRequest,
   throttle,
 } from './middleware.ts';
 import { type RequestTrace, requestLog } from './request-log.ts';
+import { sourceAllowList } from './source-allow-list.ts';
 
 export interface SyncApiDependencies {
   readonly service: SyncService;
   readonly signingSecrets: () => Promise<readonly string[]>;
   /** Where used signatures of forced requests are remembered, so a replay cannot force again. */
   readonly signatureLedger: SignatureLedger;
+  /** Read by GET /v1/users/{user_id} only: the login path reads stamps through `service`. */
+  readonly stamps: Pick<StampStore, 'get'>;
   readonly requestPolicy: RequestPolicy;
   readonly claimNamespace: string;
   readonly logger: Logger;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /** ALLOWED_SOURCE_IPS: who may call at all; undefined lets every network call. */
+  readonly allowedSources?: SourceNetworks | undefined;
   readonly clock?: () => number;
 }
 
@@ -101,6 +110,39 @@ export function createSyncApi(deps: SyncApiDependencies) {
       return json(200, toSyncResponse(request.userId, outcome, claimNamespace));
     });
 
+  // Signed like POST /v1/sync (over "<t>." and the empty body), with a bucket of its own: an
+  // operator's look-ups never take a login's place. It reads the stamp and never asks the CRM.
+  const explain = middy<ParsedEvent, HttpResult>()
+    .use(throttle(deps.rateLimit.perSecond, deps.rateLimit.burst, clock))
+    .use(bodyLimit(MAX_BODY_BYTES))
+    .use(signedRequest(deps.signingSecrets, clock))
+    .use(noBody(`GET ${USER_ROUTE}`))
+    .handler(async (event) => {
+      const trace = event.trace as RequestTrace;
+      const userId = event.pathParameter;
+      if (!isUserId(userId)) {
+        // Not echoed: the path is whatever the caller typed.
+        throw new SyncApiError(
+          'invalid_request',
+          'the path must end in an Auth0 user id, percent-encoded: 1 to 256 characters of well-formed text, no control characters, not starting with #',
+        );
+      }
+      trace.userId = userId;
+      // Consistent: a lookup that failed a moment ago is what the operator is asking about.
+      const entry = await deps.stamps.get(userId, { consistent: true });
+      const explanation = explainUser(userId, entry, clock(), claimNamespace);
+      if (explanation === undefined) {
+        const leased = entry?.lease !== undefined && entry.lease.until > clock();
+        throw new SyncApiError(
+          'user_not_found',
+          `the service holds no stamp and no failed lookup for this user${leased ? '; a first lookup is in flight now' : ''}`,
+        );
+      }
+      trace.outcome = 'explained';
+      trace.userStatus = explanation.status;
+      return json(200, explanation);
+    });
+
   const health = async (event: ParsedEvent) => {
     (event.trace as RequestTrace).outcome = 'health';
     return json(200, { status: 'ok' });
@@ -111,8 +153,17 @@ export function createSyncApi(deps: SyncApiDependencies) {
     .use(requestLog(logger, clock))
     .use(correlationId(logger))
     .use(contractErrors())
-    .handler(router({ '/v1/sync': { POST: sync }, '/v1/health': { GET: health } }));
+    .use(sourceAllowList(deps.allowedSources))
+    .handler(
+      router({
+        '/v1/sync': { POST: sync },
+        [USER_ROUTE]: { GET: explain },
+        '/v1/health': { GET: health },
+      }),
+    );
 }
+
+const USER_ROUTE = '/v1/users/{user_id}';
 
 /** The request's user id for its log line: only a well-formed one, from a verified body. */
 function knownUserId(body: unknown): string | undefined {

@@ -11,6 +11,7 @@ export function buildSyncApi(config: SyncServiceConfig, clients: SyncServiceClie
     service,
     signingSecrets: () => signing.get(),
     signatureLedger: stamps,
+    stamps,
     requestPolicy: {
       matchKeys: config.matchKeys,
       defaultPhoneCountry: config.defaultPhoneCountry,
@@ -18,6 +19,7 @@ export function buildSyncApi(config: SyncServiceConfig, clients: SyncServiceClie
     claimNamespace: config.mapping.namespace,
     logger,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+    allowedSources: config.allowedSources,
     ...(clients.clock ? { clock: clients.clock } : {}),
   });
 }

@@ -8,9 +8,14 @@ import type { RequestTrace } from './request-log.ts';
 
 /**
  * The event as the middlewares pass it on: the body parsed, once, from the verified bytes
- * (`jsonBody`), and what the request's log line will say (`requestLog`).
+ * (`jsonBody`), the path's last segment for a route ending in a parameter (`router`), and what
+ * the request's log line will say (`requestLog`).
  */
-export type ParsedEvent = HttpEvent & { parsedBody?: unknown; trace?: RequestTrace };
+export type ParsedEvent = HttpEvent & {
+  parsedBody?: unknown;
+  pathParameter?: string;
+  trace?: RequestTrace;
+};
 type Middleware = middy.MiddlewareObj<ParsedEvent, HttpResult>;
 
 /**
@@ -109,6 +114,17 @@ export function signedRequest(
   };
 }
 
+/** A route whose request is fully named by its path and signature: a body is refused. */
+export function noBody(route: string): Middleware {
+  return {
+    before: (request) => {
+      if (rawBody(request.event).length > 0) {
+        throw new SyncApiError('invalid_request', `${route} takes no body`);
+      }
+    },
+  };
+}
+
 export function jsonBody(): Middleware {
   return {
     before: (request) => {
@@ -128,28 +144,51 @@ export function jsonBody(): Middleware {
 }
 
 type Route = (event: ParsedEvent, context: import('aws-lambda').Context) => Promise<HttpResult>;
+type Methods = Partial<Record<string, Route>>;
 
-/** Exact-path routing with the contract's 404 and 405. */
-export function router(routes: Record<string, Partial<Record<string, Route>>>): Route {
+/** A route template's trailing parameter, e.g. `{user_id}` in `/v1/users/{user_id}`. */
+const TRAILING_PARAMETER = /\{[a-z_]+\}$/;
+
+/**
+ * Routing with the contract's 404 and 405: exact paths, and templates ending in one parameter
+ * (`/v1/users/{user_id}`), which takes the rest of the path, slashes included, as
+ * `pathParameter`. The path is used as API Gateway hands it over: an HTTP API has already
+ * percent-decoded `rawPath` (stand-ins/api-gateway-events.ts), so it is not decoded again —
+ * that would turn an id's literal `%7C` into `|`.
+ */
+export function router(routes: Record<string, Methods>): Route {
+  const templates = Object.keys(routes)
+    .filter((template) => TRAILING_PARAMETER.test(template))
+    .map((template) => ({ template, prefix: template.replace(TRAILING_PARAMETER, '') }));
+  const find = (path: string) => {
+    const exact =
+      Object.hasOwn(routes, path) && !TRAILING_PARAMETER.test(path) ? routes[path] : undefined;
+    if (exact !== undefined) return { template: path, methods: exact };
+    const match = templates.find(({ prefix }) => path.startsWith(prefix));
+    if (match === undefined) return undefined;
+    const methods = routes[match.template] as Methods;
+    return { template: match.template, methods, parameter: path.slice(match.prefix.length) };
+  };
+  const served = Object.entries(routes)
+    .flatMap(([template, methods]) => Object.keys(methods).map((m) => `${m} ${template}`))
+    .join(', ');
   return (event, context) => {
-    const methods = routes[event.rawPath];
-    if (methods === undefined) {
+    const found = find(event.rawPath);
+    if (found === undefined) {
       // Not echoed: a path is whatever the caller typed, a phone number included.
-      throw new SyncApiError(
-        'not_found',
-        'no such route; the API serves POST /v1/sync and GET /v1/health',
-      );
+      throw new SyncApiError('not_found', `no such route; the API serves ${served}`);
     }
     const method = event.requestContext.http.method.toUpperCase();
-    // Only a known path is named in the log line: an unknown one is whatever the caller typed.
-    if (event.trace) event.trace.route = event.rawPath;
-    const route = methods[method];
+    // Only a route's template is named in the log line, never the path the caller typed.
+    if (event.trace) event.trace.route = found.template;
+    const route = found.methods[method];
     if (route === undefined) {
       throw new SyncApiError(
         'method_not_allowed',
-        `use ${Object.keys(methods).join(' or ')} on ${event.rawPath}`,
+        `use ${Object.keys(found.methods).join(' or ')} on ${found.template}`,
       );
     }
+    if (found.parameter !== undefined) event.pathParameter = found.parameter;
     return route(event, context);
   };
 }

@@ -11,6 +11,7 @@ import type { ParsedEvent } from './middleware.ts';
  */
 export interface RequestTrace {
   readonly startedAt: number;
+  /** The route's template (`/v1/users/{user_id}`), never the path as typed. */
   route?: string;
   /** Only once the signature is verified and the id is well-formed (app.ts). */
   userId?: string | undefined;
@@ -20,8 +21,13 @@ export interface RequestTrace {
   replayed?: boolean;
   /** The ledger of used signatures could not be asked: the forced request was answered unforced. */
   replayCheck?: 'failed';
-  /** `synced`, `cached`, `not_found`, `stale` or `health`; an error's code otherwise. */
+  /**
+   * `synced`, `cached`, `not_found`, `stale`, `health` or `explained`; an error's code
+   * otherwise. An explanation is never counted as a sync status: the login metrics stay logins.
+   */
   outcome?: string;
+  /** What GET /v1/users/{user_id} reported (`synced`, `not_found`, `stale`, `failed`). */
+  userStatus?: string;
   crmMs?: number | undefined;
   /** Why the CRM gave no answer (stale, crm_unavailable). */
   crmFault?: string | undefined;
@@ -66,6 +72,7 @@ export function requestLog(
       ...(trace.route === undefined ? {} : { route: trace.route }),
       ...(trace.userId === undefined ? {} : { user_id: trace.userId }),
       ...(trace.matchKey === undefined ? {} : { match_key: trace.matchKey }),
+      ...(trace.userStatus === undefined ? {} : { user_status: trace.userStatus }),
       ...(trace.forced === undefined ? {} : { forced: trace.forced }),
       ...(trace.replayed ? { replayed: true } : {}),
       ...(trace.replayCheck ? { replay_check: trace.replayCheck } : {}),

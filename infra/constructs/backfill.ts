@@ -21,6 +21,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BACKFILL_MAX_RECEIVES, BACKFILL_NOT_RETRIED_ERRORS } from '#shared/names.ts';
 import type { StackConfig } from '../config.ts';
+import { backfillStateMachineName, singleRunGuard } from './backfill-guard.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
 import { stampEnvironment, syncServiceEnvironment } from './sync-api.ts';
@@ -36,7 +37,8 @@ export interface BackfillProps {
  * The scheduled backfill: EventBridge Scheduler starts a Step Functions run that exports the
  * tenant and streams it into an SQS queue in as many Lambda invocations as it takes (durable,
  * resumable state in Step Functions, not a hand-made scheduler); a worker Lambda drains the
- * queue within the CRM's and Auth0's rate limits.
+ * queue within the CRM's and Auth0's rate limits. A run that finds another still running ends at
+ * once, succeeded (backfill-guard.ts); `backfillEnabled=false` deploys the schedule disabled.
  */
 export class Backfill extends Construct {
   readonly queue: Queue;
@@ -44,6 +46,8 @@ export class Backfill extends Construct {
   readonly worker: ServiceFunction;
   readonly orchestrator: ServiceFunction;
   readonly stateMachine: StateMachine;
+  /** The worker's SQS event source mapping: disabling it pauses every worker at once. */
+  readonly workerEventSourceMappingId: string;
 
   private get stack(): Stack {
     return Stack.of(this);
@@ -52,6 +56,8 @@ export class Backfill extends Construct {
   constructor(scope: Construct, id: string, props: BackfillProps) {
     super(scope, id);
     const { config, table, secrets } = props;
+    // First: a stack name too long for it stops the synth before anything is bundled.
+    const stateMachineName = backfillStateMachineName(this.stack);
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -87,13 +93,13 @@ export class Backfill extends Construct {
         CRM_RATE_PER_SECOND: String(config.crmRatePerSecond / config.backfillMaxConcurrency),
       },
     });
-    this.worker.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: 10,
-        reportBatchItemFailures: true,
-        maxConcurrency: config.backfillMaxConcurrency,
-      }),
-    );
+    const workerSource = new SqsEventSource(this.queue, {
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      maxConcurrency: config.backfillMaxConcurrency,
+    });
+    this.worker.addEventSource(workerSource);
+    this.workerEventSourceMappingId = workerSource.eventSourceMappingId;
     table.grant(this.worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
     secrets.crmApiKey.grantRead(this.worker);
     secrets.auth0.grantRead(this.worker);
@@ -133,7 +139,7 @@ export class Backfill extends Construct {
     const enqueue = step('EnqueueUsers', 'enqueue');
     const summary = step('Summary', 'summary');
     const wait = new Wait(this, 'WaitForExport', { time: WaitTime.duration(Duration.seconds(30)) });
-    const definition = start
+    const work = start
       .next(wait)
       .next(poll)
       .next(
@@ -151,11 +157,13 @@ export class Backfill extends Construct {
           )
           .otherwise(wait),
       );
+    const definition = singleRunGuard(this, stateMachineName, work);
     const logs = new LogGroup(this, 'RunLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.stateMachine = new StateMachine(this, 'Run', {
+      stateMachineName,
       definitionBody: DefinitionBody.fromChainable(definition),
       timeout: Duration.hours(12),
       tracingEnabled: true,
@@ -182,6 +190,8 @@ export class Backfill extends Construct {
       ),
       target: new StepFunctionsStartExecution(this.stateMachine, {}),
       description: 'auth0-crm-sync: daily backfill of users who do not log in',
+      // backfillEnabled=false deploys it DISABLED: no run starts until it is true again.
+      enabled: config.backfillEnabled,
     });
   }
 }

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -15,17 +15,28 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '#shared/names.ts';
+import { metricsNamespace } from '#shared/names.ts';
 
 export interface MonitoringProps {
   readonly api: HttpApi;
   readonly functions: Readonly<Record<string, IFunction>>;
   readonly deadLetterQueues?: Readonly<Record<string, IQueue>>;
+  /** The backfill's runs and the queue of users they fill. */
+  readonly backfill?: { readonly runs: IStateMachine; readonly users: IQueue };
   readonly alarmEmail?: string | undefined;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
+const TEN_MINUTES = Duration.minutes(10);
+
+/**
+ * The backfill runs daily and SQS keeps its messages 4 days (infra/constructs/backfill.ts):
+ * a message older than a day was not worked before the next run, and at 4 days it is deleted
+ * unworked. One day leaves three to act.
+ */
+const BACKFILL_MESSAGE_AGE_ALARM = Duration.days(1);
 
 /** Alarms to an optional e-mail, and one dashboard for logins, the CRM and the backfill. */
 export class Monitoring extends Construct {
@@ -35,7 +46,8 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     this.topic = new Topic(this, 'Alarms', {
-      displayName: 'auth0-crm-sync alarms',
+      // The sender of the e-mails: which stage's alarm it is, when two share an inbox.
+      displayName: `auth0-crm-sync alarms (${Stack.of(this).stackName})`.slice(0, 100),
       enforceSSL: true,
     });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
@@ -64,11 +76,28 @@ export class Monitoring extends Construct {
     });
     // Every request's log line counts its outcome (functions/sync/request-log.ts).
     const outcome = (code: string) => this.serviceMetric('Requests', { Outcome: code }, 'Sum');
-    this.alarm('InvalidSignatures', {
-      metric: outcome('invalid_signature'),
-      threshold: 5,
+    // A share, not a count: after a botched rotation every login is refused (and goes on without
+    // CRM data, fail open, silently) whatever the traffic, while a count of 5 paged for every
+    // scanner that found the URL. The floor of 10 requests keeps a quiet night from alarming on
+    // two stray probes. The denominator is API Gateway's count of the same requests.
+    this.alarm('InvalidSignatureRate', {
+      metric: new MathExpression({
+        expression: 'IF(requests >= 10, 100 * invalid / requests, 0)',
+        usingMetrics: {
+          invalid: this.serviceMetric(
+            'Requests',
+            { Outcome: 'invalid_signature' },
+            'Sum',
+            TEN_MINUTES,
+          ),
+          requests: props.api.metricCount({ period: TEN_MINUTES }),
+        },
+        label: 'Sync API requests refused invalid_signature (%)',
+        period: TEN_MINUTES,
+      }),
+      threshold: 20,
       description:
-        'Sync API requests were refused with invalid_signature 5+ times in 5 minutes: a signing secret rotation out of step with the Action (logins go on without CRM data), or someone probing the API.',
+        '20%+ of Sync API requests were refused with invalid_signature over 10 minutes (at least 10 requests). Most likely the signing secret and the Action disagree after a rotation: every login then goes on WITHOUT CRM data (fail open) and nobody sees an error. Check the dashboard: if synced/cached logins stopped, compare the Action secret SYNC_SIGNING_SECRET with the current and previous values of the signing secret (ReadSigningSecretCommand output); put the value the Action holds back as "previous" (or "current") at once, then redo the rotation in its order (README: Rotating the signing secret). If logins still sync, it is a probe: the API access log shows the source ip; consider allowedSourceIps.',
       evaluationPeriods: 1,
     });
     this.alarm('CrmCircuitOpened', {
@@ -92,6 +121,7 @@ export class Monitoring extends Construct {
         evaluationPeriods: 1,
       });
     }
+    if (props.backfill) this.backfillAlarms(props.backfill);
     for (const [name, queue] of Object.entries(props.deadLetterQueues ?? {})) {
       this.alarm(`${name}Depth`, {
         metric: queue.metricApproximateNumberOfMessagesVisible({
@@ -106,7 +136,7 @@ export class Monitoring extends Construct {
 
     const logins = outcome;
     const dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: `${scopeName(scope)}-crm-sync`,
+      dashboardName: `${dashboardSafe(Stack.of(this).stackName)}-crm-sync`,
     });
     dashboard.addWidgets(
       new GraphWidget({
@@ -167,6 +197,7 @@ export class Monitoring extends Construct {
         ].map(outcome),
         width: 12,
       }),
+      ...(props.backfill ? [backfillRunsWidget(props.backfill)] : []),
       new SingleValueWidget({
         title: 'Sync API requests and 5xx',
         metrics: [requests, serverErrors],
@@ -175,13 +206,46 @@ export class Monitoring extends Construct {
     );
   }
 
-  private serviceMetric(name: string, dimensions: Record<string, string>, statistic: string) {
+  private backfillAlarms({ runs, users }: NonNullable<MonitoringProps['backfill']>) {
+    const open =
+      'Open the execution in the Step Functions console (ListRunningBackfillsCommand output lists runs; the console shows the failed state and its error).';
+    this.alarm('BackfillRunFailed', {
+      metric: runs.metricFailed({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      threshold: 1,
+      description: `A backfill run failed: users who do not log in were not all checked today. ${open} MissingScopeError names the Management API scopes to grant the M2M application; ExportFailedError means Auth0's export job failed or was given up (Auth0 status, then start a run by hand: StartBackfillRunCommand); any other error is an orchestrator step that kept failing (its Lambda log). The next scheduled run starts from scratch either way; users already queued are still worked.`,
+      evaluationPeriods: 1,
+    });
+    this.alarm('BackfillRunTimedOut', {
+      metric: runs.metricTimedOut({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      threshold: 1,
+      description: `A backfill run passed its 12 hours and was stopped: the export never completed (the run kept polling) or enqueueing stalled. ${open} Its last state says which. Users already queued are still worked; the next scheduled run starts from scratch.`,
+      evaluationPeriods: 1,
+    });
+    // No alarm on ABORTED: only a person stops a run (StopBackfillRunCommand), who knows.
+    this.alarm('BackfillQueueOldestMessageAge', {
+      metric: users.metricApproximateAgeOfOldestMessage({
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+      }),
+      threshold: BACKFILL_MESSAGE_AGE_ALARM.toSeconds(),
+      description:
+        'A user has waited over a day in the backfill queue: the workers are not keeping up with the daily run, or are paused. SQS deletes messages after 4 days, so those users would be skipped until the next run. Were the workers paused (ResumeBackfillWorkersCommand output)? Is the CRM or Auth0 refusing (the BackfillWorkerErrors alarm, the "failures by code" saved query)? Raise crmRatePerSecond/auth0WritesPerSecond if the limits allow.',
+      evaluationPeriods: 1,
+    });
+  }
+
+  private serviceMetric(
+    name: string,
+    dimensions: Record<string, string>,
+    statistic: string,
+    period = FIVE_MINUTES,
+  ) {
     return new Metric({
-      namespace: METRICS_NAMESPACE,
+      namespace: metricsNamespace(Stack.of(this).stackName),
       metricName: name,
       dimensionsMap: dimensions,
       statistic,
-      period: FIVE_MINUTES,
+      period,
     });
   }
 
@@ -208,6 +272,24 @@ export class Monitoring extends Construct {
   }
 }
 
-function scopeName(scope: Construct): string {
-  return scope.node.id.replace(/[^A-Za-z0-9_-]/g, '-');
+/** How the runs ended (skipped runs count as succeeded) and how long users wait in the queue. */
+function backfillRunsWidget({ runs, users }: NonNullable<MonitoringProps['backfill']>) {
+  return new GraphWidget({
+    title: 'Backfill runs, and the oldest queued user (s)',
+    left: [
+      runs.metricSucceeded({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      runs.metricFailed({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      runs.metricTimedOut({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      runs.metricAborted({ period: FIVE_MINUTES, statistic: 'Sum' }),
+    ],
+    right: [
+      users.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+    ],
+    width: 12,
+  });
+}
+
+/** CloudWatch dashboard names allow letters, digits, `-` and `_`. */
+function dashboardSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '-');
 }

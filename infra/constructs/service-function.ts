@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { metricsNamespace } from '#shared/names.ts';
 import { ESM_REQUIRE_SHIM, LAMBDA_NODE_TARGET, lambdaBundleOptions } from '../bundling.ts';
 
 export interface ServiceFunctionProps {
@@ -52,6 +53,7 @@ export class ServiceFunction extends NodejsFunction {
       environment: {
         POWERTOOLS_SERVICE_NAME: 'crm-sync',
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        METRICS_NAMESPACE: metricsNamespace(Stack.of(scope).stackName),
         ...props.environment,
       },
       bundling: {

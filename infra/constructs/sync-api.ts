@@ -1,7 +1,16 @@
-import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  ApiMapping,
+  DomainName,
+  EndpointType,
+  HttpApi,
+  HttpStage,
+  LogGroupLogDestination,
+  SecurityPolicy,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -16,7 +25,10 @@ export interface SyncApiProps {
   readonly logRetention: RetentionDays;
 }
 
-/** POST /v1/sync and GET /v1/health: an HTTP API in front of the sync Lambda. */
+/**
+ * POST /v1/sync and GET /v1/health: an HTTP API in front of the sync Lambda; on a custom
+ * domain when `domainName` and `certificateArn` are set, and then only there.
+ */
 export class SyncApi extends Construct {
   readonly handler: ServiceFunction;
   readonly api: HttpApi;
@@ -36,7 +48,11 @@ export class SyncApi extends Construct {
       ...(config.syncMaxConcurrency
         ? { reservedConcurrentExecutions: config.syncMaxConcurrency }
         : {}),
-      environment: syncServiceEnvironment(config, table, secrets),
+      environment: {
+        ...syncServiceEnvironment(config, table, secrets),
+        // Verbatim: the service parses and checks it at start (shared/config.ts).
+        ...(config.allowedSourceIps ? { ALLOWED_SOURCE_IPS: config.allowedSourceIps } : {}),
+      },
     });
     // Exactly what the stamp store does: read, conditional update (lease), put (stamp).
     table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
@@ -45,10 +61,18 @@ export class SyncApi extends Construct {
 
     // $default routes everything to the handler, which answers unknown routes and methods
     // with the contract's own 404/405 JSON.
+    const custom =
+      config.domainName && config.certificateArn
+        ? { domainName: config.domainName, certificateArn: config.certificateArn }
+        : undefined;
     this.api = new HttpApi(this, 'Api', {
+      apiName: `${Stack.of(this).stackName}-sync-api`,
       description: 'auth0-crm-sync Sync API v1',
       createDefaultStage: false,
       defaultIntegration: new HttpLambdaIntegration('Sync', this.handler),
+      // On a custom domain the execute-api URL would be a second way in, around whatever the
+      // domain's owner puts in front of it: it is turned off.
+      ...(custom ? { disableExecuteApiEndpoint: true } : {}),
     });
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
@@ -77,7 +101,9 @@ export class SyncApi extends Construct {
         ),
       },
     });
-    this.url = `${this.stage.url.replace(/\/$/, '')}/v1/sync`;
+    this.url = custom
+      ? `https://${this.customDomain(custom.domainName, custom.certificateArn)}/v1/sync`
+      : `${this.stage.url.replace(/\/$/, '')}/v1/sync`;
     for (const route of this.api.node.findAll()) {
       if (route.node.id === 'DefaultRoute') {
         Validations.of(route).acknowledge({
@@ -91,6 +117,30 @@ export class SyncApi extends Construct {
       value: this.url,
       description: 'SYNC_API_URL of the Auth0 Action',
     });
+  }
+
+  /**
+   * A regional API Gateway domain (TLS 1.2 at least) mapped to the $default stage, and the
+   * outputs to point DNS at it: a CNAME, or a Route 53 alias with the hosted zone id.
+   */
+  private customDomain(name: string, certificateArn: string): string {
+    const domain = new DomainName(this, 'Domain', {
+      domainName: name,
+      certificate: Certificate.fromCertificateArn(this, 'Certificate', certificateArn),
+      endpointType: EndpointType.REGIONAL,
+      securityPolicy: SecurityPolicy.TLS_1_2,
+    });
+    new ApiMapping(this, 'DomainMapping', { api: this.api, domainName: domain, stage: this.stage });
+    const scope = this.node.scope as Construct;
+    new CfnOutput(scope, 'SyncApiDnsTarget', {
+      value: domain.regionalDomainName,
+      description: `Point ${name} here: a CNAME, or a Route 53 alias (A) with SyncApiDnsHostedZoneId`,
+    });
+    new CfnOutput(scope, 'SyncApiDnsHostedZoneId', {
+      value: domain.regionalHostedZoneId,
+      description: 'The hosted zone id of SyncApiDnsTarget, for a Route 53 alias record',
+    });
+    return name;
   }
 }
 

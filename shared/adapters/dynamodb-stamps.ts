@@ -12,6 +12,8 @@ import type { ClaimFields } from '../domain/claims.ts';
 import type {
   LeaseAttempt,
   LeaseRequest,
+  LookupFailure,
+  LookupFailureCode,
   SignatureLedger,
   StampBatch,
   StampEntry,
@@ -19,6 +21,7 @@ import type {
   StampStore,
   SyncStamp,
 } from '../domain/ports.ts';
+import type { MatchKeyKind } from '../domain/sync-request.ts';
 
 export interface DynamoDbStampStoreOptions {
   readonly client: DynamoDBClient;
@@ -151,6 +154,7 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
           synced_at: { N: String(stamp.syncedAt) },
           fresh_until: { N: String(stamp.freshUntil) },
           basis: { S: stamp.basis },
+          ...(stamp.matchKey === undefined ? {} : { match_key: { S: stamp.matchKey } }),
           expires_at: { N: String(Math.ceil(stamp.freshUntil / 1000) + this.retentionSeconds) },
         },
       }),
@@ -194,15 +198,28 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
     }
   }
 
-  async releaseLease(userId: string, owner: string): Promise<void> {
+  /**
+   * One UpdateItem either way: a failed lookup is recorded by the write that drops its lease,
+   * so the login path pays nothing for it. Only while we hold the lease: a failure reported
+   * after another instance's stamp would wrongly mark that answer stale.
+   */
+  async releaseLease(userId: string, owner: string, failure?: LookupFailure): Promise<void> {
+    const values: Record<string, AttributeValue> = { ':owner': { S: owner } };
+    if (failure) {
+      values[':code'] = { S: failure.code };
+      values[':failedAt'] = { N: String(failure.at) };
+      values[':matchKey'] = { S: failure.matchKey };
+    }
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { user_id: { S: userId } },
-          UpdateExpression: 'REMOVE lease_owner, lease_until',
+          UpdateExpression: failure
+            ? 'SET failure_code = :code, failed_at = :failedAt, match_key = :matchKey REMOVE lease_owner, lease_until'
+            : 'REMOVE lease_owner, lease_until',
           ConditionExpression: 'lease_owner = :owner',
-          ExpressionAttributeValues: { ':owner': { S: owner } },
+          ExpressionAttributeValues: values,
         }),
       );
     } catch (error) {
@@ -215,13 +232,24 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
 function toEntry(userId: string, item: Record<string, AttributeValue>): StampEntry {
   const leaseUntil = item.lease_until?.N;
   const leaseOwner = item.lease_owner?.S;
+  const failureCode = item.failure_code?.S;
+  const failedAt = item.failed_at?.N;
   return {
     stamp: toStamp(userId, item),
     lease:
       leaseUntil !== undefined && leaseOwner !== undefined
         ? { owner: leaseOwner, until: Number(leaseUntil) }
         : undefined,
+    lastFailure:
+      failureCode !== undefined && failedAt !== undefined
+        ? { code: failureCode as LookupFailureCode, at: Number(failedAt) }
+        : undefined,
+    matchKey: toMatchKeyKind(item.match_key?.S),
   };
+}
+
+function toMatchKeyKind(value: string | undefined): MatchKeyKind | undefined {
+  return value === 'phone' || value === 'email' ? value : undefined;
 }
 
 function toStamp(userId: string, item: Record<string, AttributeValue>): SyncStamp | undefined {

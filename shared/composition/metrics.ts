@@ -16,7 +16,8 @@ export function embeddedMetrics(
       Timestamp: Date.now(),
       CloudWatchMetrics: [
         {
-          Namespace: METRICS_NAMESPACE,
+          // The deployed stack's own namespace (shared/names.ts metricsNamespace).
+          Namespace: process.env.METRICS_NAMESPACE || METRICS_NAMESPACE,
           Dimensions: [Object.keys(dimensions)],
           Metrics: Object.entries(metrics).map(([Name, { unit }]) => ({ Name, Unit: unit })),
         },

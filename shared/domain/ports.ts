@@ -1,5 +1,5 @@
 import type { ClaimFields } from './claims.ts';
-import type { MatchKey } from './sync-request.ts';
+import type { MatchKey, MatchKeyKind } from './sync-request.ts';
 import type { CrmAppMetadata } from './sync-response.ts';
 
 /**
@@ -54,12 +54,34 @@ export interface SyncStamp {
   readonly freshUntil: number;
   /** Fingerprint of the match key and the claim mapping the stamp answered. */
   readonly basis: string;
+  /**
+   * The kind of match key the CRM was asked with (never its value). Written with the stamp;
+   * a read reports it as the entry's `matchKey`, which a later failed lookup may change.
+   */
+  readonly matchKey?: MatchKeyKind | undefined;
 }
 
-/** What the store holds for a user: the stamp (if any) and a lookup in flight (if any). */
+/** Why the last lookup of a user gave no answer: the CRM's failure, or a fault of ours. */
+export type LookupFailureCode = CrmFailureReason | 'fault';
+
+/** A lookup that failed, recorded as its lease is dropped (so it costs no extra write). */
+export interface LookupFailure {
+  readonly code: LookupFailureCode;
+  /** Epoch milliseconds. */
+  readonly at: number;
+  readonly matchKey: MatchKeyKind;
+}
+
+/**
+ * What the store holds for a user: the stamp (if any), a lookup in flight (if any) and the
+ * last failed lookup since the stamp was written (a stamp's write clears it).
+ */
 export interface StampEntry {
   readonly stamp?: SyncStamp | undefined;
   readonly lease?: { readonly owner: string; readonly until: number } | undefined;
+  readonly lastFailure?: { readonly code: LookupFailureCode; readonly at: number } | undefined;
+  /** The kind of match key of the last lookup, failed or not; unknown for older stamps. */
+  readonly matchKey?: MatchKeyKind | undefined;
 }
 
 export interface LeaseRequest {
@@ -86,8 +108,11 @@ export interface StampStore {
   acquireLease(userId: string, lease: LeaseRequest): Promise<LeaseAttempt>;
   /** Writes a stamp and drops any lease. */
   put(stamp: SyncStamp): Promise<void>;
-  /** Drops the lease if `owner` still holds it; the stamp is left as it was. */
-  releaseLease(userId: string, owner: string): Promise<void>;
+  /**
+   * Drops the lease if `owner` still holds it; the stamp is left as it was. After a failed
+   * lookup, the same write records `failure` (what `get` then reports as `lastFailure`).
+   */
+  releaseLease(userId: string, owner: string, failure?: LookupFailure): Promise<void>;
 }
 
 /**

@@ -5,6 +5,8 @@ import {
   CrmFailure,
   type CrmFailureReason,
   type CrmLookup,
+  type LookupFailure,
+  type LookupFailureCode,
   type StampEntry,
   type StampStore,
   type SyncStamp,
@@ -176,13 +178,14 @@ export class SyncService {
     const started = this.clock();
     let stamp: SyncStamp;
     try {
-      stamp = this.stampFrom(request.userId, basis, await this.crm.find(request.matchKey), started);
+      stamp = this.stampFrom(request, basis, await this.crm.find(request.matchKey), started);
     } catch (error) {
       this.onFault({ operation: 'crm', error });
-      await this.stamps.releaseLease(request.userId, owner).catch((releaseError: unknown) => {
-        this.onFault({ operation: 'lease_release', error: releaseError });
-      });
-      return this.fallBack(previous, started, failureReason(error));
+      const code = failureReason(error);
+      // Recorded by the release itself, for GET /v1/users/{id}: no extra write on the login.
+      const failure = { code, at: this.clock(), matchKey: request.matchKey.kind };
+      await this.releaseLease(request.userId, owner, failure);
+      return this.fallBack(previous, started, code);
     }
     const crmMs = this.clock() - started;
     try {
@@ -191,11 +194,16 @@ export class SyncService {
       // The caller still gets today's data; the next login simply asks the CRM again. The lease
       // goes too, if the store lets us, so that waiters elsewhere stop waiting for this stamp.
       this.onFault({ operation: 'stamp_write', error });
-      await this.stamps.releaseLease(request.userId, owner).catch((releaseError: unknown) => {
-        this.onFault({ operation: 'lease_release', error: releaseError });
-      });
+      await this.releaseLease(request.userId, owner);
     }
     return { ...outcomeOf(stamp, stamp.status), crmMs };
+  }
+
+  /** Drops our lease; a store that fails to is absorbed (the lease expires by itself). */
+  private async releaseLease(userId: string, owner: string, failure?: LookupFailure) {
+    await this.stamps.releaseLease(userId, owner, failure).catch((releaseError: unknown) => {
+      this.onFault({ operation: 'lease_release', error: releaseError });
+    });
   }
 
   /**
@@ -258,7 +266,7 @@ export class SyncService {
     if (this.crm.isAvailable?.() === false) return this.fallBack(undefined, now, 'circuit_open');
     let stamp: SyncStamp;
     try {
-      stamp = this.stampFrom(request.userId, basis, await this.crm.find(request.matchKey), now);
+      stamp = this.stampFrom(request, basis, await this.crm.find(request.matchKey), now);
     } catch (error) {
       this.onFault({ operation: 'crm', error });
       return this.fallBack(undefined, now, failureReason(error));
@@ -267,16 +275,19 @@ export class SyncService {
   }
 
   private stampFrom(
-    userId: string,
+    request: SyncRequest,
     basis: string,
     record: Readonly<Record<string, unknown>> | null,
     now: number,
   ): SyncStamp {
     const { mapping, timeZone, notFoundFreshSeconds } = this.policy;
+    const { userId } = request;
+    const matchKeyKind = request.matchKey.kind;
     if (record === null) {
       return {
         userId,
         basis,
+        matchKey: matchKeyKind,
         status: 'not_found',
         crmId: null,
         fields: {},
@@ -289,6 +300,7 @@ export class SyncService {
     return {
       userId,
       basis,
+      matchKey: matchKeyKind,
       status: 'synced',
       crmId,
       fields: mapFields(record, mapping),
@@ -316,7 +328,7 @@ export class SyncService {
  */
 export type StaleReason = CrmFailureReason | 'lookup_elsewhere' | 'fault';
 
-function failureReason(error: unknown): StaleReason {
+function failureReason(error: unknown): LookupFailureCode {
   return error instanceof CrmFailure ? error.reason : 'fault';
 }
 

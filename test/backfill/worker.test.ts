@@ -82,9 +82,12 @@ describe('backfill worker (SQS batch)', () => {
       BackfillRetried: 2,
       _aws: { CloudWatchMetrics: [{ Namespace: 'Auth0CrmSync' }] },
     });
-    expect(first.lines.filter((e) => e.message === 'backfill user failed')).toEqual([
+    const failedLines = first.lines.filter((e) => e.message === 'backfill user failed');
+    expect(failedLines).toEqual([
       expect.objectContaining({ fault: 'TypeError', receive_count: 1 }),
     ]);
+    // A message that is not a user names none.
+    expect(failedLines[0]).not.toHaveProperty('user_id');
     // Written: user 1 (renamed) and user 4 (no longer in the CRM); not user 2 yet.
     expect(env.api.userWrites).toBe(2);
     expect(env.api.users.get('sms|user-4')?.app_metadata.crm).toMatchObject({
@@ -135,6 +138,12 @@ describe('backfill worker (SQS batch)', () => {
     ]);
     const failed = lines.filter((e) => e.message === 'backfill user failed');
     expect(failed).toHaveLength(3);
+    // Each line names its user (from the message; never its phone number or email).
+    expect(failed.map((line) => line.user_id).sort()).toEqual([
+      'sms|user-1',
+      'sms|user-2',
+      'sms|user-4',
+    ]);
     for (const line of failed) {
       expect(line).toMatchObject({
         fault: 'MissingScopeError',

@@ -1,0 +1,72 @@
+import { parseSourceNetworks } from '#shared/domain/source-networks.ts';
+import { isValidTimeZone } from '#shared/domain/sync-day.ts';
+
+/**
+ * Checks of single CDK context values whose message depends on the value. Each returns what is
+ * wrong, or undefined; infra/config.ts puts the setting's name in front.
+ */
+
+/**
+ * An IANA zone as EventBridge Scheduler and the service take it. Intl accepts any case
+ * (`europe/paris`); Scheduler's ScheduleExpressionTimezone is matched as written, so the
+ * canonical spelling is asked for.
+ */
+export function timeZoneProblem(zone: string): string | undefined {
+  if (!isValidTimeZone(zone)) return `"${zone}" is not an IANA time zone, e.g. Europe/Paris or UTC`;
+  const canonical = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  if (canonical !== zone && canonical.toLowerCase() === zone.toLowerCase()) {
+    return `"${zone}" must be written ${canonical}`;
+  }
+  return undefined;
+}
+
+/** ALLOWED_SOURCE_IPS as the service reads it (shared/domain/source-networks.ts). */
+export function sourceNetworksProblem(list: string): string | undefined {
+  try {
+    parseSourceNetworks(list);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * A host name for the sync API: labels of 1 to 63 letters, digits and inner hyphens, 253
+ * characters at most (RFC 1035 §2.3.4, RFC 1123 §2.1), two labels at least, no trailing dot and
+ * no wildcard (the API has one name).
+ */
+export function dnsNameProblem(name: string): string | undefined {
+  const accepted = `"${name}" is not a DNS name such as sync.acme.com`;
+  if (name.length > 253 || name.endsWith('.')) return accepted;
+  const labels = name.split('.');
+  if (labels.length < 2) return accepted;
+  const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+  if (!labels.every((part) => label.test(part))) return accepted;
+  if (/^\d+$/.test(labels.at(-1) ?? '')) return `${accepted} (it reads as an IP address)`;
+  return undefined;
+}
+
+/** arn:<partition>:acm:<region>:<account>:certificate/<id>; the region is captured. */
+export const ACM_CERTIFICATE_ARN =
+  /^arn:aws[a-z-]*:acm:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:certificate\/[0-9a-f-]{36}$/;
+
+/**
+ * domainName and certificateArn come together; a regional API Gateway domain (the sync API's,
+ * infra/constructs/sync-api.ts) takes a certificate from the stack's own region only.
+ */
+export function customDomainProblem(config: {
+  readonly domainName?: string | undefined;
+  readonly certificateArn?: string | undefined;
+  readonly stage?: { readonly region?: string | undefined } | undefined;
+}): string | undefined {
+  const { domainName, certificateArn } = config;
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    return `domainName and certificateArn: set both or neither (${domainName === undefined ? 'certificateArn' : 'domainName'} is set alone)`;
+  }
+  const certificateRegion = certificateArn && ACM_CERTIFICATE_ARN.exec(certificateArn)?.[1];
+  const region = config.stage?.region;
+  if (certificateRegion && region && certificateRegion !== region) {
+    return `certificateArn: the certificate is in ${certificateRegion} but the stack deploys to ${region}; a regional API domain needs a certificate of ${region} (request or import it there)`;
+  }
+  return undefined;
+}

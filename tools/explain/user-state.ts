@@ -1,0 +1,77 @@
+/**
+ * The 200 body of `GET /v1/users/{user_id}`: what the sync service holds for one user. The
+ * contract is agreed with the endpoint (functions/sync/); the tool reads it, checked, never
+ * trusted, so that a service of another version fails with a clear message, not a wrong story.
+ */
+
+export type UserSyncStatus = 'synced' | 'not_found' | 'stale' | 'failed';
+
+export interface LastFailure {
+  /** A CrmFailureReason (shared/domain/ports.ts) or `fault`. */
+  readonly code: string;
+  readonly at: string;
+}
+
+export interface UserSyncState {
+  readonly user_id: string;
+  readonly status: UserSyncStatus;
+  /** The stamp answers logins without asking the CRM until fresh_until. */
+  readonly fresh: boolean;
+  readonly crm_id: string | null;
+  /** The CRM's last answer; null if it never answered. */
+  readonly synced_at: string | null;
+  readonly fresh_until: string | null;
+  /** The kind of match key of the last lookup, never its value. */
+  readonly match_key: 'phone' | 'email' | null;
+  /** What the next login answered from this stamp would get. */
+  readonly claims: Readonly<Record<string, string | number | boolean>>;
+  readonly next_login: 'answered_from_stamp' | 'asks_crm';
+  readonly last_failure: LastFailure | null;
+  readonly lookup_in_flight: boolean;
+}
+
+/** What the service answered about a user: its state, or that it holds nothing (404). */
+export type ServiceView =
+  | { readonly kind: 'known'; readonly state: UserSyncState }
+  | { readonly kind: 'unknown' };
+
+const STATUSES: readonly string[] = ['synced', 'not_found', 'stale', 'failed'];
+
+/** The body read as the contract's, or undefined when it is not. */
+export function readUserSyncState(body: unknown): UserSyncState | undefined {
+  if (!isObject(body)) return undefined;
+  const b = body;
+  const ok =
+    typeof b.user_id === 'string' &&
+    typeof b.status === 'string' &&
+    STATUSES.includes(b.status) &&
+    typeof b.fresh === 'boolean' &&
+    isNullableString(b.crm_id) &&
+    isNullableString(b.synced_at) &&
+    isNullableString(b.fresh_until) &&
+    (b.match_key === null || b.match_key === 'phone' || b.match_key === 'email') &&
+    isClaims(b.claims) &&
+    (b.next_login === 'answered_from_stamp' || b.next_login === 'asks_crm') &&
+    (b.last_failure === null || isFailure(b.last_failure)) &&
+    typeof b.lookup_in_flight === 'boolean';
+  return ok ? (body as unknown as UserSyncState) : undefined;
+}
+
+function isFailure(value: unknown): value is LastFailure {
+  return isObject(value) && typeof value.code === 'string' && typeof value.at === 'string';
+}
+
+function isClaims(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    Object.values(value).every((v) => ['string', 'number', 'boolean'].includes(typeof v))
+  );
+}
+
+function isNullableString(value: unknown): boolean {
+  return value === null || typeof value === 'string';
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
