@@ -109,7 +109,7 @@ export class SyncApi extends Construct {
         Validations.of(route).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
-            'Every /v1/sync request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read; /v1/health is public by contract.',
+            'Every POST /v1/sync and GET /v1/users/{user_id} request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read; /v1/health is public by contract (behind ALLOWED_SOURCE_IPS when set).',
         });
       }
     }
