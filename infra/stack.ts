@@ -138,7 +138,7 @@ function backfillControlOutputs(stack: Stack, backfill: Backfill): void {
 function refuseExampleValuesAtDeploy(stack: Stack, config: StackConfig): void {
   const examples = exampleSettings(config);
   if (examples.length === 0) return;
-  const message = `Example values still set in cdk.json context: ${examples.join(', ')}. Set them with -c <name>=<value> or in cdk.json before deploying.`;
+  const message = `Example values still set in cdk.json context: ${examples.join(', ')}. Set them in cdk.json (a stage's account only there, in its block under stages) or with -c <name>=<value> before deploying.`;
   Annotations.of(stack).addWarningV2('crm-sync:example-values', message);
   const check = new CfnParameter(stack, 'ConfigurationCheck', {
     type: 'String',
