@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '#shared/config.ts';
 import { parseJsonObject } from '#shared/domain/json-object.ts';
 import { buildApp } from './build-app.ts';
@@ -16,16 +18,34 @@ try {
   process.exit(1);
 }
 
-/** cdk.json's own context: the CLI runs the app beside it (`--app` elsewhere has none). */
+/**
+ * The context the CLI read from files: ~/.cdk.json, cdk.json and cdk.context.json (the CLI's own
+ * cache, where `cdk acknowledge` writes too), merged in the CLI's order. What differs from it
+ * came from `-c`. A `-c` value equal to the files' own top-level value cannot be told apart
+ * (the CLI hands the app one merged context): to override a stage's value with it, edit the
+ * stage's block.
+ */
 function cdkJsonContext(): Record<string, unknown> | undefined {
-  let text: string;
+  const project = readJson('cdk.json');
+  if (project === undefined) return undefined;
+  return {
+    ...contextOf(readJson(join(homedir(), '.cdk.json'))),
+    ...contextOf(project),
+    ...(readJson('cdk.context.json') ?? {}),
+  };
+}
+
+function readJson(path: string): Record<string, unknown> | undefined {
   try {
-    text = readFileSync('cdk.json', 'utf8');
+    return parseJsonObject(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }
-  const context = parseJsonObject(text)?.context;
+}
+
+function contextOf(file: Record<string, unknown> | undefined): Record<string, unknown> {
+  const context = file?.context;
   return typeof context === 'object' && context !== null
     ? (context as Record<string, unknown>)
-    : undefined;
+    : {};
 }

@@ -17,6 +17,7 @@ import {
   contextBoolean,
   contextInt,
   contextIntOneOf,
+  contextOptionalBoolean,
   contextStringRecord,
   explained,
   optionalContextInt,
@@ -121,6 +122,12 @@ const schema = z.object({
       'must be an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>',
     ),
   ),
+  /**
+   * With a custom domain, whether the execute-api URL stays on (default: off). On for the deploy
+   * that adds the domain: logins keep the old URL until DNS points at the domain; a second deploy
+   * without it moves the Action and turns the old URL off.
+   */
+  executeApiEndpoint: contextOptionalBoolean(),
   logRetentionDays: contextIntOneOf(
     LOG_RETENTION_DAYS,
     90,

@@ -57,9 +57,13 @@ export const ACM_CERTIFICATE_ARN =
 export function customDomainProblem(config: {
   readonly domainName?: string | undefined;
   readonly certificateArn?: string | undefined;
+  readonly executeApiEndpoint?: boolean | undefined;
   readonly stage?: { readonly region?: string | undefined } | undefined;
 }): string | undefined {
   const { domainName, certificateArn } = config;
+  if (config.executeApiEndpoint === false && domainName === undefined) {
+    return 'executeApiEndpoint: false turns the only URL off without a custom domain; set domainName and certificateArn, or leave it unset';
+  }
   if ((domainName === undefined) !== (certificateArn === undefined)) {
     return `domainName and certificateArn: set both or neither (${domainName === undefined ? 'certificateArn' : 'domainName'} is set alone)`;
   }

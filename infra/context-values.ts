@@ -22,6 +22,17 @@ export const contextBoolean = (fallback: boolean) =>
     fallback,
   );
 
+/** The same without a default: unset stays undefined, so the stack can tell "not said". */
+export const contextOptionalBoolean = () =>
+  z.optional(
+    z.pipe(
+      z.transform((value: unknown) =>
+        value === 'true' ? true : value === 'false' ? false : value,
+      ),
+      z.boolean({ error: BOOLEAN_ACCEPTED }),
+    ),
+  );
+
 /** A decimal number as `-c` writes it: `-c x=10` is 10; `-c x=1e3`, `-c x=0x10` and `-c x=` are not. */
 function numberOf(value: unknown): unknown {
   return typeof value === 'string' && /^\s*[+-]?\d+(\.\d+)?\s*$/.test(value)

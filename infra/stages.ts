@@ -149,13 +149,22 @@ function readStage(
 const APP_KEYS = ['stage', 'stages', 'tags', 'stackName'];
 
 /**
+ * Keys the CDK CLI itself writes into cdk.context.json or cdk.json: `cdk acknowledge <n>` and
+ * `cdk cli-telemetry --disable` (aws-cdk's lib/cli/cdk-toolkit.js). Refusing them would break
+ * every synth after either command.
+ */
+const CLI_KEYS = ['acknowledged-issue-numbers', 'cli-telemetry'];
+
+/**
  * Refuses a top-level key the app does not read: `-c crmRatePerSec=5` would otherwise pass
  * unnoticed and deploy the default. Keys with `:` or `/` belong to the CDK (feature flags,
  * `aws:cdk:*`, lookups cached in cdk.context.json) and are left alone.
  */
 export function checkContextKeys(keys: readonly string[]): void {
   const known = [...STACK_CONFIG_KEYS, ...APP_KEYS];
-  const unknown = keys.filter((key) => !/[:/]/.test(key) && !known.includes(key));
+  const unknown = keys.filter(
+    (key) => !/[:/]/.test(key) && !known.includes(key) && !CLI_KEYS.includes(key),
+  );
   if (unknown.length === 0) return;
   throw invalid(`${unknown.join(', ')}: not a key the app reads; the keys are ${known.join(', ')}`);
 }

@@ -118,6 +118,8 @@ function readSettings(secrets: PostLoginEvent['secrets']): Settings {
   };
 }
 
+const TIMED_OUT = Symbol('timed out');
+
 async function callSync(settings: Settings, body: Record<string, string>): Promise<SyncResult> {
   const started = Date.now();
   const elapsed = () => Date.now() - started;
@@ -139,7 +141,10 @@ async function callSync(settings: Settings, body: Record<string, string>): Promi
       const errorCode = await readErrorCode(response);
       return { ok: false, reason: `http_${response.status}`, ms: elapsed(), requestId, errorCode };
     }
-    const answer = readSyncAnswer(await response.json());
+    // A 200 that is not JSON is the API's fault, not the network's: it keeps its request id.
+    const parsed: unknown = await response.json().catch(() => (signal.aborted ? TIMED_OUT : null));
+    if (parsed === TIMED_OUT) return { ok: false, reason: 'timeout', ms: elapsed(), requestId };
+    const answer = readSyncAnswer(parsed);
     return answer
       ? { ok: true, answer, ms: elapsed(), requestId }
       : { ok: false, reason: 'invalid_response', ms: elapsed(), requestId };

@@ -37,11 +37,14 @@ export function backfillStateMachineName(stack: Stack): string {
  * the result fields are those of ExecutionListItem in the API reference,
  * https://docs.aws.amazon.com/step-functions/latest/apireference/API_ExecutionListItem.html).
  *
- * ListExecutions is eventually consistent: the run asking may or may not be listed yet, so
- * the check counts only executions other than `$$.Execution.Id` (its own ARN). Two runs started
- * within the same moment may each see the other and both skip: no run that day, which is safe
- * (the next one checks everyone again). A run that has just ended may still be listed as
- * RUNNING for a moment, with the same safe effect.
+ * ListExecutions is eventually consistent ("best effort", its API reference says): the run
+ * asking may or may not be listed yet, so the check counts only executions other than
+ * `$$.Execution.Id` (its own ARN). So the guard is best effort too: two runs started within
+ * seconds of each other may each see the other and both skip (no run that day), or each miss the
+ * other and both run. Both running costs a second export and queue pass, and at most one more
+ * profile write per changed user (the second message sees the day's stamp, so no second CRM
+ * lookup); no user is lost either way. A run that has just ended may still be listed as RUNNING
+ * for a moment, and the new one skips.
  *
  * The two guard states are JSONata states inside the JSONPath state machine, as Amazon States
  * Language allows ("State machine structure": a JSONPath state machine's states may set

@@ -15,7 +15,8 @@ export interface LogQueriesProps {
 export const USER_ID_PLACEHOLDER = 'REPLACE_WITH_AUTH0_USER_ID';
 
 /** Outcomes of a `request` line that are answers, not failures (functions/sync/request-log.ts). */
-const ANSWERED = ['synced', 'cached', 'not_found', 'health', 'explained'];
+// `user_not_found` is an operator's look-up of someone the service never saw, not a failure.
+const ANSWERED = ['synced', 'cached', 'not_found', 'health', 'explained', 'user_not_found'];
 
 /**
  * CloudWatch Logs Insights saved queries (Logs Insights > Saved queries), in a folder named after

@@ -72,7 +72,8 @@ export class SyncApi extends Construct {
       defaultIntegration: new HttpLambdaIntegration('Sync', this.handler),
       // On a custom domain the execute-api URL would be a second way in, around whatever the
       // domain's owner puts in front of it: it is turned off.
-      ...(custom ? { disableExecuteApiEndpoint: true } : {}),
+      // `executeApiEndpoint=true` keeps it for the deploy that adds the domain (see `url`).
+      ...(custom && !config.executeApiEndpoint ? { disableExecuteApiEndpoint: true } : {}),
     });
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
@@ -101,9 +102,19 @@ export class SyncApi extends Construct {
         ),
       },
     });
-    this.url = custom
-      ? `https://${this.customDomain(custom.domainName, custom.certificateArn)}/v1/sync`
-      : `${this.stage.url.replace(/\/$/, '')}/v1/sync`;
+    const executeApiUrl = `${this.stage.url.replace(/\/$/, '')}/v1/sync`;
+    const customUrl =
+      custom && `https://${this.customDomain(custom.domainName, custom.certificateArn)}/v1/sync`;
+    // The URL the Action is given (SyncApiUrl, and the installer's): while the execute-api URL
+    // stays on beside a new domain, logins keep it, since DNS may not point at the domain yet.
+    this.url = customUrl && !config.executeApiEndpoint ? customUrl : executeApiUrl;
+    if (customUrl && config.executeApiEndpoint) {
+      new CfnOutput(scope, 'SyncApiCustomUrl', {
+        value: customUrl,
+        description:
+          'The custom domain URL: once DNS points at SyncApiDnsTarget and a signed request answers there, deploy without executeApiEndpoint to move the Action to it',
+      });
+    }
     for (const route of this.api.node.findAll()) {
       if (route.node.id === 'DefaultRoute') {
         Validations.of(route).acknowledge({

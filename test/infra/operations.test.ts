@@ -1,4 +1,5 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import jsonata from 'jsonata';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DEPLOYABLE,
@@ -256,6 +257,36 @@ describe('one backfill run at a time', () => {
     });
   });
 
+  it('skips exactly when another run is listed: the synthesized expressions, evaluated by JSONata', async () => {
+    const { States } = stateMachineDefinition(plain);
+    const expression = (text: string) => jsonata(text.replace(/^\{%|%\}$/g, '').trim());
+    const guard = States as Record<
+      string,
+      { Assign?: Record<string, string>; Choices?: Array<{ Condition: string }> }
+    >;
+    const assign = expression(String(guard.CheckNoOtherRun?.Assign?.otherRuns));
+    const condition = expression(String(guard['AnotherRunInProgress?']?.Choices?.[0]?.Condition));
+    const self = 'arn:aws:states:eu-west-1:123456789012:execution:CrmSyncTest-backfill:self';
+    const other = (n: number) => self.replace(':self', `:other-${n}`);
+    // What the aws-sdk:sfn:listExecutions integration returns, in PascalCase.
+    const listed = (...arns: string[]) => ({
+      Executions: arns.map((ExecutionArn) => ({ ExecutionArn, Status: 'RUNNING' })),
+    });
+    const decide = async (result: unknown) => {
+      const states = { result, context: { Execution: { Id: self } }, input: {} };
+      const otherRuns = await assign.evaluate({}, { states });
+      return { otherRuns, skip: await condition.evaluate({}, { otherRuns }) };
+    };
+    expect(await decide(listed())).toEqual({ otherRuns: [], skip: false });
+    // ListExecutions may not list this run yet, or may: either way it alone does not count.
+    expect(await decide(listed(self))).toEqual({ otherRuns: [], skip: false });
+    expect(await decide(listed(other(1)))).toEqual({ otherRuns: [other(1)], skip: true });
+    expect(await decide(listed(self, other(1), other(2)))).toEqual({
+      otherRuns: [other(1), other(2)],
+      skip: true,
+    });
+  });
+
   it("may list the executions of this state machine only, named from the stack's name", () => {
     const stateMachine = onlyResource(plain, 'AWS::StepFunctions::StateMachine');
     expect(stateMachine.Properties.StateMachineName).toBe('CrmSyncTest-backfill');
@@ -320,6 +351,23 @@ describe('custom domain and source networks', () => {
       SyncApiUrl: 'https://sync.acme.test/v1/sync',
     });
   });
+
+  it('adds a domain without cutting logins: with executeApiEndpoint=true the Action keeps the execute-api URL until a second deploy', () => {
+    const adding = synth({ ...OPERATED, executeApiEndpoint: 'true' });
+    adding.resourceCountIs('AWS::ApiGatewayV2::DomainName', 1);
+    expect(
+      onlyResource(adding, 'AWS::ApiGatewayV2::Api').Properties.DisableExecuteApiEndpoint,
+    ).toBe(undefined);
+    const outputs = adding.findOutputs('*');
+    expect(JSON.stringify(outputs.SyncApiUrl?.Value)).toMatch(/execute-api/);
+    expect(outputs.SyncApiCustomUrl?.Value).toBe('https://sync.acme.test/v1/sync');
+    const installed = Object.values(adding.findResources('Custom::Auth0PostLoginAction'))[0];
+    expect(JSON.stringify(installed?.Properties.SyncApiUrl)).toMatch(/execute-api/);
+    // And it never turns the only URL off.
+    expect(() => synth({ ...DEPLOYABLE, executeApiEndpoint: false })).toThrow(
+      /executeApiEndpoint: false turns the only URL off without a custom domain/,
+    );
+  }, 60_000);
 
   it('without a custom domain, keeps the execute-api URL', () => {
     plain.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);

@@ -145,6 +145,14 @@ describe('stages', () => {
     );
   });
 
+  it('keys the CDK CLI writes itself (cdk acknowledge, cdk cli-telemetry) do not stop the synth', () => {
+    expect(
+      messageOf(() =>
+        appWith({ 'acknowledged-issue-numbers': [32775], 'cli-telemetry': false, stage: 'prod' }),
+      ),
+    ).toBe('no error');
+  });
+
   it('a top-level stackName names one stack: refused while several stages are synthesized', () => {
     const stages = CDK_JSON.context.stages;
     expect(messageOf(() => readStages(contextOf({ stages, stackName: 'Mine' })))).toMatch(

@@ -133,6 +133,22 @@ describe('an error body it cannot use gives no code, and never holds the login',
       },
     ));
 
+  it('a 200 that is not JSON is invalid_response, with its request id (not a network error)', () =>
+    withServer(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'text/html', 'x-request-id': 'rid-200' });
+        res.end('<html>maintenance</html>');
+      },
+      async (url) => {
+        const { lines } = await login({ SYNC_API_URL: url });
+        expect(lines[0]).toMatchObject({
+          outcome: 'failed',
+          reason: 'invalid_response',
+          request_id: 'rid-200',
+        });
+      },
+    ));
+
   it('API Gateway\'s own 429 {"message": …}: no code', () =>
     withServer(
       (res) => {

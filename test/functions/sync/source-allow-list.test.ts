@@ -79,6 +79,19 @@ describe('a caller outside ALLOWED_SOURCE_IPS', () => {
     expect(unknown.status).toBe(403);
   });
 
+  it('cannot talk its way in with X-Forwarded-For or X-Real-IP naming an allowed address', async () => {
+    const res = await from(REFUSED_IP, {
+      ...ada(),
+      headers: {
+        'x-forwarded-for': '192.0.2.10',
+        'x-real-ip': '192.0.2.10',
+        forwarded: 'for=192.0.2.10',
+      },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('forbidden_source');
+  });
+
   it('and a request with no source address at all is refused (fail closed)', async () => {
     expect((await from(undefined, ada())).status).toBe(403);
   });
