@@ -36,7 +36,10 @@ import { sourceAllowList } from './source-allow-list.ts';
 export interface SyncApiDependencies {
   readonly service: SyncService;
   readonly signingSecrets: () => Promise<readonly string[]>;
-  /** Where used signatures of forced requests are remembered, so a replay cannot force again. */
+  /**
+   * Where used signatures are remembered: of forced requests, so a replay cannot force again,
+   * and of GETs, so a replay cannot read.
+   */
   readonly signatureLedger: SignatureLedger;
   /** Read by GET /v1/users/{user_id} only: the login path reads stamps through `service`. */
   readonly stamps: Pick<StampStore, 'get'>;
@@ -56,23 +59,51 @@ export function createSyncApi(deps: SyncApiDependencies) {
   const onFault = logAbsorbedFault(logger);
 
   /**
+   * Whether this request's signature is used for the first time, by the ledger of used
+   * signatures; throws when the ledger cannot be asked. The signature was verified by
+   * `signedRequest`, so its header reads.
+   */
+  const firstUseOfSignature = async (event: ParsedEvent): Promise<boolean> => {
+    const signature = readSignatureHeader(event.headers?.['x-sync-signature']);
+    if (signature === undefined) throw new Error('no verified x-sync-signature to remember');
+    // The ledger keeps a hash: a signature is not a secret, but it has no business in a table.
+    const id = createHash('sha256').update(signature.mac).digest('base64url').slice(0, 32);
+    return deps.signatureLedger.firstUse(id, signatureValidUntil(signature.timestamp));
+  };
+
+  /**
    * A forced request asks the CRM whatever the stamp says, so its signature is single-use: a
    * replay (or a retry of the same bytes) is answered as an ordinary request, from the stamp.
    */
   const signatureUse = async (event: ParsedEvent): Promise<'first' | 'replay' | 'unknown'> => {
-    const signature = readSignatureHeader(event.headers?.['x-sync-signature']);
-    if (signature === undefined) return 'unknown';
-    // The ledger keeps a hash: a signature is not a secret, but it has no business in a table.
-    const id = createHash('sha256').update(signature.mac).digest('base64url').slice(0, 32);
     try {
-      const first = await deps.signatureLedger.firstUse(
-        id,
-        signatureValidUntil(signature.timestamp),
-      );
-      return first ? 'first' : 'replay';
+      return (await firstUseOfSignature(event)) ? 'first' : 'replay';
     } catch (error) {
       onFault({ operation: 'replay_check', error });
       return 'unknown';
+    }
+  };
+
+  /**
+   * A GET's signature covers "<t>." and no path, so it would read any user while it is valid:
+   * it is single-use, and a replay reads nothing. Fails closed: when the ledger cannot be
+   * asked, nothing is read (500; the log line names the fault). A replay's path is not logged
+   * as a user id: whoever replays is not known to be a signer.
+   */
+  const admitOnce = async (event: ParsedEvent, trace: RequestTrace): Promise<void> => {
+    let first: boolean;
+    try {
+      first = await firstUseOfSignature(event);
+    } catch (error) {
+      trace.replayCheck = 'failed';
+      throw error;
+    }
+    if (!first) {
+      trace.replayed = true;
+      throw new SyncApiError(
+        'invalid_signature',
+        'this signature was used already; sign each request anew',
+      );
     }
   };
 
@@ -111,7 +142,8 @@ export function createSyncApi(deps: SyncApiDependencies) {
     });
 
   // Signed like POST /v1/sync (over "<t>." and the empty body), with a bucket of its own: an
-  // operator's look-ups never take a login's place. It reads the stamp and never asks the CRM.
+  // operator's look-ups never take a login's place. Its signature is single-use (`admitOnce`);
+  // it reads the stamp and never asks the CRM.
   const explain = middy<ParsedEvent, HttpResult>()
     .use(throttle(deps.rateLimit.perSecond, deps.rateLimit.burst, clock))
     .use(bodyLimit(MAX_BODY_BYTES))
@@ -127,6 +159,7 @@ export function createSyncApi(deps: SyncApiDependencies) {
           'the path must end in an Auth0 user id, percent-encoded: 1 to 256 characters of well-formed text, no control characters, not starting with #',
         );
       }
+      await admitOnce(event, trace);
       trace.userId = userId;
       // Consistent: a lookup that failed a moment ago is what the operator is asking about.
       const entry = await deps.stamps.get(userId, { consistent: true });

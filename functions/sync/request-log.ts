@@ -17,9 +17,14 @@ export interface RequestTrace {
   userId?: string | undefined;
   matchKey?: string;
   forced?: boolean;
-  /** A forced request whose signature had been used before: answered unforced. */
+  /**
+   * A signature used before: a forced request is answered unforced, a GET is refused (401).
+   */
   replayed?: boolean;
-  /** The ledger of used signatures could not be asked: the forced request was answered unforced. */
+  /**
+   * The ledger of used signatures could not be asked: a forced request was answered unforced,
+   * a GET failed closed (500, with the ledger's `fault`).
+   */
   replayCheck?: 'failed';
   /**
    * `synced`, `cached`, `not_found`, `stale`, `health` or `explained`; an error's code

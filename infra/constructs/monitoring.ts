@@ -97,7 +97,7 @@ export class Monitoring extends Construct {
       }),
       threshold: 20,
       description:
-        '20%+ of Sync API requests were refused with invalid_signature over 10 minutes (at least 10 requests). Most likely the signing secret and the Action disagree after a rotation: every login then goes on WITHOUT CRM data (fail open) and nobody sees an error. Check the dashboard: if synced/cached logins stopped, compare the Action secret SYNC_SIGNING_SECRET with the current and previous values of the signing secret (ReadSigningSecretCommand output); put the value the Action holds back as "previous" (or "current") at once, then redo the rotation in its order (README: Rotating the signing secret). If logins still sync, it is a probe: the API access log shows the source ip; consider allowedSourceIps.',
+        '20%+ of Sync API requests were refused with invalid_signature over 10 minutes (at least 10 requests). Most likely the signing secret and the Action disagree after a rotation: every login then goes on WITHOUT CRM data (fail open) and nobody sees an error. Check the dashboard: if synced/cached logins stopped, compare the Action secret SYNC_SIGNING_SECRET with the current and previous values of the signing secret (ReadSigningSecretCommand output); put the value the Action holds back as "previous" (or "current") at once, then redo the rotation in its order (README: Rotating the signing secret). If logins still sync, it is a probe or replayed GET /v1/users signatures (single-use): the API access log shows the source ip; consider allowedSourceIps.',
       evaluationPeriods: 1,
     });
     this.alarm('CrmCircuitOpened', {

@@ -1,4 +1,6 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SIGNATURE_KEY_PREFIX } from '#shared/adapters/dynamodb-stamps.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { serveApiGateway } from '#stand-ins/api-gateway.ts';
 import { httpApiEvent } from '#stand-ins/api-gateway-events.ts';
@@ -23,8 +25,14 @@ let seq = 0;
 const newUser = () => `sms|asked-${++seq}`;
 const login = (userId: string, harness = h) =>
   harness.invoke({ body: { user_id: userId, phone_number: ADA_LOVELACE.phone } });
+/**
+ * A GET's signature is single-use, and these tests share one table and one clock reset to
+ * START: each GET is signed at a second of its own, within the signature's five minutes.
+ */
+let signatures = 0;
+const signedAnew = (harness = h) => Math.floor(harness.clock.now / 1000) - (signatures++ % 300);
 const get = (path: string, opts: InvokeOptions = {}, harness = h) =>
-  harness.invoke({ method: 'GET', path, rawBody: '', ...opts });
+  harness.invoke({ method: 'GET', path, rawBody: '', timestamp: signedAnew(harness), ...opts });
 const explain = (userId: string, opts: InvokeOptions = {}) =>
   get(`/v1/users/${encodeURIComponent(userId)}`, opts);
 
@@ -76,9 +84,8 @@ describe('the path', () => {
     await login(user);
     const api = await serveApiGateway(h.handler);
     try {
-      const t = Math.floor(h.clock.now / 1000);
       const response = await fetch(`${api.url}/v1/users/${encodeURIComponent(user)}`, {
-        headers: { 'x-sync-signature': sign(TEST_SECRETS.signing, t, '') },
+        headers: { 'x-sync-signature': sign(TEST_SECRETS.signing, signedAnew(), '') },
       });
       expect(response.status).toBe(200);
       expect(((await response.json()) as { user_id: string }).user_id).toBe(user);
@@ -151,6 +158,103 @@ describe('requests it refuses, echoing nothing', () => {
     expect(res.body.error.message).toBe(
       `no such route; the API serves POST /v1/sync, GET ${ROUTE}, GET /v1/health`,
     );
+  });
+});
+
+/**
+ * The ledger of used signatures cannot be asked, as DynamoDB refuses a write (a real error over
+ * the wire): its conditional write is sent to a table that does not exist. The stamp table
+ * itself still answers, so only the ledger fails.
+ */
+function failLedgerWrites(client: DynamoDBClient): DynamoDBClient {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Item?: { user_id?: { S?: string } } };
+      const isLedger = input.Item?.user_id?.S?.startsWith(SIGNATURE_KEY_PREFIX) === true;
+      if (String(context.commandName) !== 'PutItemCommand' || !isLedger) return next(args);
+      return next({ ...args, input: { ...input, TableName: 'no-such-ledger-table' } });
+    },
+    { step: 'initialize', name: 'failLedgerWrites' },
+  );
+  return client;
+}
+
+/** The keys of the items `client` reads with GetItem, in order. */
+function keysRead(client: DynamoDBClient): string[] {
+  const keys: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Key?: { user_id?: { S?: string } } };
+      if (String(context.commandName) === 'GetItemCommand') keys.push(input.Key?.user_id?.S ?? '');
+      return next(args);
+    },
+    { step: 'initialize', name: 'keysRead' },
+  );
+  return keys;
+}
+
+describe('its signature, single-use', () => {
+  const signed = () => ({
+    secret: null,
+    headers: { 'x-sync-signature': sign(TEST_SECRETS.signing, signedAnew(), '') },
+  });
+
+  it('a second request with the same signature: 401 invalid_signature, no stamp read', async () => {
+    const [user, other] = [newUser(), newUser()];
+    await login(user);
+    await login(other);
+    const captured = signed();
+    expect((await explain(user, captured)).status).toBe(200);
+    h.clock.now += 60_000; // well within the signature's five minutes
+    const client = h.dynamoClient();
+    const replayer = { ...h, invoke: h.instance(client).invoke };
+    const read = keysRead(client);
+    for (const target of [other, user]) {
+      const { res, line } = await logged(() =>
+        get(`/v1/users/${encodeURIComponent(target)}`, captured, replayer),
+      );
+      expect(res.status).toBe(401);
+      expect(res.body.error).toEqual({
+        code: 'invalid_signature',
+        message: 'this signature was used already; sign each request anew',
+      });
+      // A replay is not known to come from a signer: its path is not logged as a user.
+      expect(line).toMatchObject({ outcome: 'invalid_signature', replayed: true, route: ROUTE });
+      expect(line.user_id).toBeUndefined();
+    }
+    // Only the used-signature record was read (to tell a replay from a retry of our own write).
+    expect(read.length).toBeGreaterThan(0);
+    expect(read.filter((key) => !key.startsWith(SIGNATURE_KEY_PREFIX))).toEqual([]);
+    // Signed anew, the same operator reads both.
+    for (const target of [other, user]) {
+      expect((await explain(target, signed())).body.user_id).toBe(target);
+    }
+  });
+
+  it('the ledger cannot be asked: 500 internal_error, nothing read, the line names the fault', async () => {
+    const user = newUser();
+    await login(user);
+    const broken = h.instance(failLedgerWrites(h.dynamoClient()));
+    const { res, line } = await logged(() =>
+      get(`/v1/users/${encodeURIComponent(user)}`, {}, { ...h, invoke: broken.invoke }),
+    );
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('internal_error');
+    expect(line).toMatchObject({
+      outcome: 'internal_error',
+      replay_check: 'failed',
+      fault: 'ResourceNotFoundException',
+    });
+    expect(line.user_id).toBeUndefined();
+    // Failed closed: the stamp was not read.
+    expect(Object.fromEntries(broken.commands)).toEqual({ PutItemCommand: 1 });
+    // A forced POST on the same instance is still answered, only not forced (unchanged).
+    h.clock.now += 120_000;
+    const { result, lines } = await captureLogLines(() =>
+      broken.invoke({ body: { user_id: user, phone_number: ADA_LOVELACE.phone, force: true } }),
+    );
+    expect(result.body.status).toBe('cached');
+    expect(lines.find((l) => l.message === 'request')).toMatchObject({ replay_check: 'failed' });
   });
 });
 

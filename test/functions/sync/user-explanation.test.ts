@@ -21,12 +21,19 @@ let seq = 0;
 const newUser = () => `sms|explained-${++seq}`;
 const login = (userId: string, phone: string = ADA_LOVELACE.phone) =>
   h.invoke({ body: { user_id: userId, phone_number: phone } });
+/**
+ * A GET's signature is single-use, and these tests share one table and one clock reset to
+ * START: each GET is signed at a second of its own, within the signature's five minutes.
+ */
+let signatures = 0;
+const signedAnew = () => Math.floor(h.clock.now / 1000) - (signatures++ % 300);
 /** The request as `npm run explain` sends it: the id percent-encoded, signed over no body. */
 const explain = (userId: string, opts: InvokeOptions = {}) =>
   h.invoke({
     method: 'GET',
     path: `/v1/users/${encodeURIComponent(userId)}`,
     rawBody: '',
+    timestamp: signedAnew(),
     ...opts,
   });
 
@@ -41,7 +48,7 @@ afterEach(() => {
 });
 
 describe('what the service tells about a user', () => {
-  it('a synced user: the stamp, its claims, and that the next login is answered from it', async () => {
+  it('a synced user: the stamp, the names of its claims, and that the next login is answered from it', async () => {
     const user = newUser();
     await login(user);
     const res = await explain(user);
@@ -56,7 +63,7 @@ describe('what the service tells about a user', () => {
       synced_at: '2026-11-26T08:15:00.000Z',
       fresh_until: '2026-11-27T00:00:00.000Z',
       match_key: 'phone',
-      claims: { [`${NS}crm_id`]: ADA_LOVELACE.id, [`${NS}name`]: ADA_LOVELACE.name },
+      claims: [`${NS}crm_id`, `${NS}name`],
       next_login: 'answered_from_stamp',
       last_failure: null,
       lookup_in_flight: false,
@@ -78,14 +85,14 @@ describe('what the service tells about a user', () => {
     expect(res.body).toMatchObject({
       status: 'not_found',
       crm_id: null,
-      claims: {},
+      claims: [],
       fresh: true,
       fresh_until: '2026-11-26T09:15:00.000Z',
       last_failure: null,
     });
   });
 
-  it('a user whose CRM lookup failed after an earlier answer: stale, with the code and time', async () => {
+  it('a user whose CRM lookup failed once the answer was no longer fresh: stale, with the code and time', async () => {
     const user = newUser();
     const first = await login(user);
     h.clock.now = NEXT_DAY;
@@ -100,11 +107,40 @@ describe('what the service tells about a user', () => {
       synced_at: first.body.synced_at,
       fresh_until: first.body.fresh_until,
       match_key: 'phone',
-      claims: first.body.claims,
+      claims: Object.keys(first.body.claims),
       next_login: 'asks_crm',
       last_failure: { code: 'http_status', at: '2026-11-27T10:00:00.000Z' },
       lookup_in_flight: false,
     });
+  });
+
+  it('a forced lookup that failed while the stamp is fresh: still synced, the failure shown', async () => {
+    const user = newUser();
+    const first = await login(user);
+    h.clock.now += 120_000; // past the minute between forced lookups; the day's stamp is fresh
+    h.crm.answer(() => ({ status: 500, body: { error: 'boom' } }));
+    const forced = await h.invoke({
+      body: { user_id: user, phone_number: ADA_LOVELACE.phone, force: true },
+    });
+    expect(forced.body.status).toBe('stale');
+    const failedAt = new Date(h.clock.now).toISOString();
+    const res = await explain(user);
+    expect(res.body).toEqual({
+      user_id: user,
+      status: 'synced',
+      fresh: true,
+      crm_id: ADA_LOVELACE.id,
+      synced_at: first.body.synced_at,
+      fresh_until: first.body.fresh_until,
+      match_key: 'phone',
+      claims: Object.keys(first.body.claims),
+      next_login: 'answered_from_stamp',
+      last_failure: { code: 'http_status', at: failedAt },
+      lookup_in_flight: false,
+    });
+    // As the logins are answered: from the fresh stamp, not stale.
+    const next = await login(user);
+    expect(next.body).toMatchObject({ status: 'cached', claims: first.body.claims });
   });
 
   it('a new user whose CRM lookup timed out: failed, nothing known, the code and time', async () => {
@@ -121,7 +157,7 @@ describe('what the service tells about a user', () => {
       synced_at: null,
       fresh_until: null,
       match_key: 'phone',
-      claims: {},
+      claims: [],
       next_login: 'asks_crm',
       last_failure: { code: 'timeout', at: '2026-11-26T08:15:00.000Z' },
       lookup_in_flight: false,
@@ -171,24 +207,26 @@ describe('what the service tells about a user', () => {
     expect(first.body.error.message).toMatch(/in flight/);
   });
 
-  it('holds no phone number, email or unmapped CRM field', async () => {
+  it('holds no phone number, email, unmapped CRM field or claim value', async () => {
     const user = newUser();
     await login(user);
     const text = JSON.stringify((await explain(user)).body);
-    for (const leak of [...forbiddenStrings(), 'London', 'never in a token', 'gold']) {
+    const leaks = ['London', 'never in a token', 'gold', ADA_LOVELACE.name];
+    for (const leak of [...forbiddenStrings(), ...leaks]) {
       expect(text).not.toContain(leak);
     }
   });
 });
 
 describe('what it costs', () => {
-  it('one consistent DynamoDB read, no write, no CRM call', async () => {
+  it('one conditional write of its signature, one consistent read, no CRM call', async () => {
     const user = newUser();
     await login(user);
     const asked = h.crm.requests.length;
     h.commands.clear();
     await explain(user);
-    expect(Object.fromEntries(h.commands)).toEqual({ GetItemCommand: 1 });
+    // The used-signature record (single use), then the stamp.
+    expect(Object.fromEntries(h.commands)).toEqual({ PutItemCommand: 1, GetItemCommand: 1 });
     expect(h.crm.requests.length).toBe(asked);
   });
 

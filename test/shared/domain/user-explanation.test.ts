@@ -32,13 +32,36 @@ describe('explainUser', () => {
     expect(explain(entry)).toMatchObject({ status: 'synced', last_failure: null });
   });
 
-  it('a failure after the answer: stale, with the answer the logins get', () => {
+  it('a failure after the answer while the stamp is fresh: its own status, the failure shown', () => {
     const entry = { stamp, lastFailure: { code: 'fault' as const, at: T + 500 } };
     expect(explain(entry)).toMatchObject({
-      status: 'stale',
-      claims: { [`${NS}crm_id`]: 'C-1001' },
+      status: 'synced',
+      fresh: true,
+      next_login: 'answered_from_stamp',
       last_failure: { code: 'fault', at: '2026-12-01T09:00:00.500Z' },
     });
+  });
+
+  it('a failure after the answer once the stamp is no longer fresh: stale', () => {
+    const entry = { stamp, lastFailure: { code: 'fault' as const, at: T + 500 } };
+    expect(explain(entry, stamp.freshUntil)).toMatchObject({
+      status: 'stale',
+      fresh: false,
+      next_login: 'asks_crm',
+      last_failure: { code: 'fault', at: '2026-12-01T09:00:00.500Z' },
+    });
+    const notFound = { ...stamp, status: 'not_found' as const, crmId: null, fields: {} };
+    const later = { stamp: notFound, lastFailure: entry.lastFailure };
+    expect(explain(later, stamp.freshUntil)?.status).toBe('stale');
+    expect(explain(later)?.status).toBe('not_found');
+  });
+
+  it('claims are the names a login answered from the stamp gets, never their values', () => {
+    const named = { ...stamp, fields: { crm_id: 'C-1001', name: 'Ada Lovelace' } };
+    const claims = explain({ stamp: named })?.claims;
+    expect(claims).toEqual([`${NS}crm_id`, `${NS}name`]);
+    expect(JSON.stringify(explain({ stamp: named }))).not.toContain('Ada Lovelace');
+    expect(explain({ lastFailure: { code: 'timeout', at: T } })?.claims).toEqual([]);
   });
 
   it('an expired lease is no lookup in flight; fresh ends at fresh_until', () => {
