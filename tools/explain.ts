@@ -23,6 +23,7 @@ export interface ExplainOptions {
   readonly auth0Fetch?: typeof fetch;
   /** Each call's bound, connect to last byte. Default 5 s. */
   readonly timeoutMs?: number;
+  /** The diagnosis's now (is the profile's copy fresh?). Requests are signed in real time. */
   readonly clock?: () => number;
 }
 
@@ -74,7 +75,6 @@ async function explain(
     syncUrl: settings.syncUrl,
     secret: settings.secret,
     timeoutMs,
-    clock,
     whenUnreachable: settings.local
       ? 'is npm start running, on this PORT? (or set SYNC_API_URL)'
       : 'check SYNC_API_URL, and that this machine reaches it',

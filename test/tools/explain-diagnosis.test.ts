@@ -20,7 +20,7 @@ function synced(overrides: Partial<UserSyncState> = {}): UserSyncState {
     synced_at: '2026-12-01T09:00:00.000Z',
     fresh_until: '2026-12-02T00:00:00.000Z',
     match_key: 'phone',
-    claims: { [`${NS}crm_id`]: 'C-1001', [`${NS}name`]: 'Ada Lovelace' },
+    claims: [`${NS}crm_id`, `${NS}name`],
     next_login: 'answered_from_stamp',
     last_failure: null,
     lookup_in_flight: false,
@@ -33,7 +33,7 @@ const linked = {
   id: 'C-1001',
   synced_at: '2026-12-01T09:00:00.000Z',
   fresh_until: '2026-12-02T00:00:00.000Z',
-  claims: { [`${NS}crm_id`]: 'C-1001', [`${NS}name`]: 'Ada Lovelace' },
+  claim_names: [`${NS}crm_id`, `${NS}name`],
 } as const;
 
 function facts(overrides: Partial<ProfileFacts> = {}): ProfileFacts {
@@ -146,7 +146,7 @@ describe('the diagnosis', () => {
     const state = synced({
       status: 'not_found',
       crm_id: null,
-      claims: {},
+      claims: [],
       fresh_until: '2026-12-01T10:00:00.000Z',
       fresh: true,
     });
@@ -160,24 +160,78 @@ describe('the diagnosis', () => {
     );
   });
 
-  it('CRM failing and nothing known: no claims, since when and why, what to check', () => {
+  const failedState = synced({
+    status: 'failed',
+    fresh: false,
+    crm_id: null,
+    synced_at: null,
+    fresh_until: null,
+    claims: [],
+    next_login: 'asks_crm',
+    last_failure: { code: 'timeout', at: '2026-12-01T08:59:00.000Z' },
+  });
+  const failing = (profile: DiagnosisInput['profile']) =>
+    run({ service: { kind: 'known', state: failedState }, profile });
+
+  it('CRM failing, nothing known and no copy on the profile: no claims, since when and why, what to check', () => {
+    const d = failing(facts({ crm: { state: 'absent' } }));
+    expect(d.code).toBe('crm_failing');
+    expect(d.sentence).toMatch(
+      /^The CRM has given no answer for sms\|6512abc since its lookup failed at 2026-12-01T08:59:00.000Z \(timeout\) and the sync service holds no earlier answer .*, and the profile holds no app_metadata.crm copy, so logins get no CRM claims \(the sync API answers 503 crm_unavailable; with FAIL_MODE=closed they are denied\).*CRM_TIMEOUT_MS/,
+    );
+  });
+
+  it('CRM failing after retention deleted the stamp, the profile keeping its copy: the Action fails open with the copy, closed denies', () => {
+    const stale = { ...linked, fresh_until: '2026-11-20T00:00:00.000Z' };
+    const d = failing(facts({ crm: stale }));
+    expect(d.code).toBe('crm_failing');
+    expect(d.sentence).toMatch(/its stamp was deleted after STAMP_RETENTION_DAYS/);
+    expect(d.sentence).toMatch(
+      /each login asks the CRM again and the sync API answers 503 crm_unavailable: with FAIL_MODE=open \(the default\) the Action gives the claims of the profile's app_metadata.crm copy \(CRM record C-1001, synced 2026-12-01T09:00:00.000Z: the claims crm_id, name\); with closed, the login is denied: check/,
+    );
+    expect(d.sentence).not.toMatch(/logins get no CRM claims/);
+  });
+
+  it('CRM failing while the copy on the profile is fresh: logins use it without asking until it is not', () => {
+    const d = failing(facts());
+    expect(d.code).toBe('crm_failing');
+    expect(d.sentence).toMatch(
+      /logins get the claims of the profile's app_metadata.crm copy \(CRM record C-1001, .*\) without asking while it is fresh, until 2026-12-02T00:00:00.000Z; after that the sync API answers 503 crm_unavailable: with FAIL_MODE=open \(the default\) the Action still gives the copy's claims; with closed, the login is denied/,
+    );
+  });
+
+  it('CRM failing, profile not read: says what the copy would change, and how to read it', () => {
+    const d = failing('not_read');
+    expect(d.code).toBe('crm_failing');
+    expect(d.sentence).toMatch(
+      /with FAIL_MODE=open \(the default\) logins get the claims of the profile's app_metadata.crm copy if it holds one \(not read here: set AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET\), else no CRM claims; with closed, they are denied/,
+    );
+  });
+
+  it("a forced lookup that failed after today's stamp: logins are answered from the stamp, the failure named", () => {
+    const state = synced({ last_failure: { code: 'timeout', at: '2026-12-01T11:00:00.000Z' } });
+    const d = run({ service: { kind: 'known', state } });
+    expect(d.code).toBe('recent_lookup_failed');
+    expect(d.sentence).toBe(
+      "Logins for sms|6512abc are answered from today's stamp (CRM record C-1001, synced 2026-12-01T09:00:00.000Z, fresh until 2026-12-02T00:00:00.000Z) and get the claims crm_id, name, and a recent (forced) lookup failed at 2026-12-01T11:00:00.000Z with timeout: nothing to do for the user today; check the CRM's response time against the service's CRM_TIMEOUT_MS before 2026-12-02T00:00:00.000Z, when logins ask the CRM again.",
+    );
+    expect(d.sentence).not.toMatch(/last known|next login asks again/);
+  });
+
+  it("a forced lookup that failed after today's not-found stamp: no claims from the stamp, the failure named", () => {
     const state = synced({
-      status: 'failed',
-      fresh: false,
+      status: 'not_found',
       crm_id: null,
-      synced_at: null,
-      fresh_until: null,
-      claims: {},
-      next_login: 'asks_crm',
-      last_failure: { code: 'timeout', at: '2026-12-01T08:59:00.000Z' },
+      claims: [],
+      last_failure: { code: 'http_status', at: '2026-12-01T11:00:00.000Z' },
     });
     const d = run({
       service: { kind: 'known', state },
       profile: facts({ crm: { state: 'absent' } }),
     });
-    expect(d.code).toBe('crm_failing');
+    expect(d.code).toBe('recent_lookup_failed');
     expect(d.sentence).toMatch(
-      /^The CRM has given no answer for sms\|6512abc since its lookup failed at 2026-12-01T08:59:00.000Z \(timeout\) and never answered for them before, so logins get no CRM claims .*CRM_TIMEOUT_MS/,
+      /answered from today's stamp \(no CRM record for their phone number, asked at 2026-12-01T09:00:00.000Z, fresh until .*\) and get no CRM claims, and a recent \(forced\) lookup failed at 2026-12-01T11:00:00.000Z with http_status/,
     );
   });
 
@@ -211,15 +265,22 @@ describe('the diagnosis', () => {
     );
   });
 
-  it('profile with the same record but other claim values is outdated too', () => {
-    const crm = { ...linked, claims: { ...linked.claims, [`${NS}name`]: 'A. Lovelace' } };
+  it('profile with the same record but other claims (the mapping changed) is outdated too', () => {
+    const crm = { ...linked, claim_names: [`${NS}crm_id`, `${NS}tier`] };
     const d = run({ profile: facts({ crm }) });
     expect(d.code).toBe('profile_outdated');
-    expect(d.sentence).toMatch(/CRM record C-1001 with other claim values/);
+    expect(d.sentence).toMatch(
+      /CRM record C-1001 with other claims \(crm_id, tier; the service gives crm_id, name\)/,
+    );
+  });
+
+  it('the same claim names in another order are the same link', () => {
+    const crm = { ...linked, claim_names: [`${NS}name`, `${NS}crm_id`] };
+    expect(run({ profile: facts({ crm }) }).code).toBe('synced');
   });
 
   it('a contact gone from the CRM still linked on the profile: outdated, not merely not found', () => {
-    const state = synced({ status: 'not_found', crm_id: null, claims: {} });
+    const state = synced({ status: 'not_found', crm_id: null, claims: [] });
     expect(run({ service: { kind: 'known', state } }).code).toBe('profile_outdated');
   });
 
@@ -258,7 +319,7 @@ describe('the profile facts', () => {
       id: 'C-1',
       synced_at: 'a',
       fresh_until: 'b',
-      claims: { [`${NS}tier`]: 'gold' },
+      claim_names: [`${NS}tier`],
     });
     expect(profileFacts({ user_id: ID, app_metadata: { crm: 'x' } }, policy).crm.state).toBe(
       'unreadable',
@@ -297,5 +358,17 @@ describe('the command line and the contract', () => {
     expect(readUserSyncState(synced())).toEqual(synced());
     expect(readUserSyncState({ ...synced(), status: 'cached' })).toBeUndefined();
     expect(readUserSyncState({ ...synced(), last_failure: { code: 1 } })).toBeUndefined();
+  });
+
+  it('reads claims as names only: claims with their values (the contract before review) are refused', () => {
+    const withValues = { ...synced(), claims: { [`${NS}name`]: 'Ada Lovelace' } };
+    expect(readUserSyncState(withValues)).toBeUndefined();
+    expect(readUserSyncState({ ...synced(), claims: [`${NS}name`, 7] })).toBeUndefined();
+  });
+
+  it('keeps only the contract fields of an answer, so nothing else reaches --json', () => {
+    const state = readUserSyncState({ ...synced(), fields: { name: 'Ada Lovelace' } });
+    expect(JSON.stringify(state)).not.toContain('Ada Lovelace');
+    expect(state).toEqual(synced());
   });
 });

@@ -13,6 +13,7 @@ import {
   ALAN_TURING,
   GRACE_HOPPER,
   KATHERINE_JOHNSON,
+  SAMPLE_CONTACTS,
   typedPhone,
   UNKNOWN_PHONE,
 } from '#stand-ins/demo-data.ts';
@@ -109,8 +110,10 @@ async function explain(args: string[], env = withAuth0()): Promise<ExplainRun> {
   return run;
 }
 
+/** No phone number, email or secret; nor a mapped claim's value, such as a demo person's name. */
 function expectNoPii(text: string): void {
-  for (const value of [...forbiddenStrings(), stack.secret, api.clientSecret]) {
+  const names = SAMPLE_CONTACTS.map((c) => c.name);
+  for (const value of [...forbiddenStrings(), ...names, stack.secret, api.clientSecret]) {
     expect(text).not.toContain(value);
   }
 }
@@ -155,7 +158,7 @@ describe('npm run explain, end to end', () => {
     );
   });
 
-  it('a synced user whose profile the Action wrote: all good, with the claims', async () => {
+  it('a synced user whose profile the Action wrote: all good, with the claims named, never their values', async () => {
     seed('sms|ada', { phone_number: ADA_LOVELACE.phone, email: ADA_LOVELACE.email });
     const { body } = await login('sms|ada', ADA_LOVELACE.phone);
     // What the Action does with the answer: api.user.setAppMetadata('crm', answer.app_metadata).
@@ -167,6 +170,38 @@ describe('npm run explain, end to end', () => {
       /^sms\|ada is linked to CRM record C-1001 \(synced .*\), and logins get the claims crm_id, name; nothing to do\./,
     );
     expect(run.stdout).toContain('phone number: present, email: present');
+
+    const json = await explain(['sms|ada', '--json']);
+    const out = JSON.parse(json.stdout);
+    expect(out.service.claims).toEqual([
+      'https://crm.example.com/crm_id',
+      'https://crm.example.com/name',
+    ]);
+    expect(out.profile.crm.claim_names).toEqual(out.service.claims);
+    for (const text of [run.stdout, json.stdout]) expect(text).not.toContain(ADA_LOVELACE.name);
+  });
+
+  it("a user whose stamp retention deleted and whose new lookup failed: the Action fails open with the profile's copy", async () => {
+    seed('sms|grace-kept', { phone_number: GRACE_HOPPER.phone });
+    // The copy an old login wrote, no longer fresh (functions/auth0-post-login/action.ts).
+    (
+      api.users.get('sms|grace-kept') as { app_metadata: Record<string, unknown> }
+    ).app_metadata.crm = {
+      id: GRACE_HOPPER.id,
+      synced_at: '2026-09-01T08:00:00.000Z',
+      fresh_until: '2026-09-02T00:00:00.000Z',
+      namespace: 'https://crm.example.com/',
+      fields: { crm_id: GRACE_HOPPER.id, name: GRACE_HOPPER.name },
+    };
+    expect((await login('sms|grace-kept', GRACE_HOPPER.phone)).status).toBe(503);
+    for (const mode of [[], ['--json']]) {
+      const run = await explain(['sms|grace-kept', ...mode]);
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toMatch(
+        /with FAIL_MODE=open \(the default\) the Action gives the claims of the profile's app_metadata.crm copy \(CRM record C-1002, synced 2026-09-01T08:00:00.000Z: the claims crm_id, name\); with closed, the login is denied/,
+      );
+      expect(run.stdout).not.toContain(GRACE_HOPPER.name);
+    }
   });
 
   it("--resync looks a never-seen user up with the profile's phone number, then explains again", async () => {
@@ -244,7 +279,13 @@ describe('npm run explain, bounded', () => {
     server.closeAllConnections();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  const env = () => ({ SYNC_API_URL: url, SYNC_SIGNING_SECRET: TEST_SECRETS.signing });
+  // A secret of its own per test: a GET signed with the same one in the same second would wait
+  // for the next (tools/explain/request-signature.ts), and this server keeps no ledger.
+  let tests = 0;
+  const env = () => ({
+    SYNC_API_URL: url,
+    SYNC_SIGNING_SECRET: `${TEST_SECRETS.signing}-${++tests}`,
+  });
 
   it('does not follow a redirect', async () => {
     reply = (res) => res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }).end();

@@ -22,7 +22,8 @@ export const USAGE = `usage: npm run explain -- '<user_id>' [--resync [--phone <
             --phone / --email
   --json    one JSON object, for scripts
 
-  Settings: SYNC_API_URL and SYNC_SIGNING_SECRET (default: the local stack of npm start),
+  Settings: SYNC_API_URL (https; plain http only to this machine) and SYNC_SIGNING_SECRET
+  (default: the local stack of npm start),
   CRM_MATCH_KEYS and DEFAULT_PHONE_COUNTRY as the sync service has them.
   Exit codes: 0 explained, 1 could not ask, 2 usage.`;
 

@@ -1,5 +1,5 @@
 import type { CrmOnProfile, ProfileFacts } from './profile-facts.ts';
-import type { ServiceView, UserSyncState } from './user-state.ts';
+import type { LastFailure, ServiceView, UserSyncState } from './user-state.ts';
 
 /**
  * Why a user has the CRM claims they have, or none, and what the on-call does about it: one
@@ -13,6 +13,7 @@ export type DiagnosisCode =
   | 'never_looked_up'
   | 'crm_failing'
   | 'crm_failing_stale'
+  | 'recent_lookup_failed'
   | 'profile_outdated'
   | 'not_in_crm'
   | 'synced';
@@ -43,7 +44,10 @@ export function diagnose(input: DiagnosisInput): Diagnosis {
   if (facts && facts.match_key === null) return noMatchKey(id, facts);
   if (service.kind === 'unknown') return neverLookedUp(id, facts);
   const { state } = service;
-  if (state.status === 'failed') return crmFailing(id, state);
+  if (state.status === 'failed') return crmFailing(id, state, facts, input.now);
+  // A failure after a stamp still fresh (a forced lookup): the stamp still answers. `stale` and
+  // fresh cannot both hold by the contract; read so anyway, the fresh stamp is what answers.
+  if (state.fresh && state.last_failure !== null) return recentLookupFailed(id, state);
   if (state.status === 'stale') return crmFailingStale(id, state);
   const outdated = facts ? profileOutdated(id, state, facts.crm, input.now) : undefined;
   if (outdated) return outdated;
@@ -93,12 +97,63 @@ function neverLookedUp(id: string, facts: ProfileFacts | undefined): Diagnosis {
   return { code: 'never_looked_up', sentence };
 }
 
-function crmFailing(id: string, state: UserSyncState): Diagnosis {
+/**
+ * No stamp and a failed lookup. What logins get then depends on the profile: the Action answers
+ * from a fresh app_metadata.crm copy without asking, and when the sync API answers 503 it fails
+ * open with the copy's claims, or denies with FAIL_MODE=closed (functions/auth0-post-login/
+ * action.ts `failed`). A copy outlives the stamp, which retention deletes. FAIL_MODE is a secret
+ * of the Action the tool cannot read, so both modes are told.
+ */
+function crmFailing(
+  id: string,
+  state: UserSyncState,
+  facts: ProfileFacts | undefined,
+  now: number,
+): Diagnosis {
   const failure = state.last_failure;
   const when = failure ? ` since its lookup failed at ${failure.at} (${failure.code})` : '';
+  const head = `The CRM has given no answer for ${id}${when} and the sync service holds no earlier answer (none ever, or its stamp was deleted after STAMP_RETENTION_DAYS)`;
+  const fix = `${remedy(failure?.code)}, then run \`npm run explain -- ${shellQuote(id)} --resync\``;
+  const unavailable = 'the sync API answers 503 crm_unavailable';
+  const crm = facts?.crm;
+  if (crm === undefined) {
+    return {
+      code: 'crm_failing',
+      sentence: `${head}, so each login asks the CRM again and ${unavailable}: with FAIL_MODE=open (the default) logins get the claims of the profile's app_metadata.crm copy if it holds one (not read here: set AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET), else no CRM claims; with closed, they are denied: ${fix}.`,
+    };
+  }
+  if (crm.state !== 'present') {
+    const none = crm.state === 'absent' ? 'no' : 'no readable';
+    return {
+      code: 'crm_failing',
+      sentence: `${head}, and the profile holds ${none} app_metadata.crm copy, so logins get no CRM claims (${unavailable}; with FAIL_MODE=closed they are denied) and each asks the CRM again: ${fix}.`,
+    };
+  }
+  const copy = `the profile's app_metadata.crm copy (${record(crm.id)}, synced ${crm.synced_at}: ${crm.id === null ? 'no claims' : claimList(crm.claim_names)})`;
+  const closed = 'with closed, the login is denied';
+  if (Date.parse(crm.fresh_until) > now) {
+    return {
+      code: 'crm_failing',
+      sentence: `${head}; logins get the claims of ${copy} without asking while it is fresh, until ${crm.fresh_until}; after that ${unavailable}: with FAIL_MODE=open (the default) the Action still gives the copy's claims; ${closed}: ${fix}.`,
+    };
+  }
   return {
     code: 'crm_failing',
-    sentence: `The CRM has given no answer for ${id}${when} and never answered for them before, so logins get no CRM claims (the sync API answers 503 crm_unavailable; where the Action has FAIL_MODE=closed they are denied) and each asks the CRM again: ${remedy(failure?.code)}, then run \`npm run explain -- ${shellQuote(id)} --resync\`.`,
+    sentence: `${head}, so each login asks the CRM again and ${unavailable}: with FAIL_MODE=open (the default) the Action gives the claims of ${copy}; ${closed}: ${fix}.`,
+  };
+}
+
+/** A lookup (forced: a fresh stamp is not asked again otherwise) failed after today's stamp. */
+function recentLookupFailed(id: string, state: UserSyncState): Diagnosis {
+  const failure = state.last_failure as LastFailure;
+  const got =
+    state.crm_id === null
+      ? `no CRM record${state.match_key ? ` for their ${keyName(state.match_key)}` : ''}, asked at ${state.synced_at}`
+      : `${record(state.crm_id)}, synced ${state.synced_at}`;
+  const claims = state.crm_id === null ? 'no CRM claims' : claimList(state.claims);
+  return {
+    code: 'recent_lookup_failed',
+    sentence: `Logins for ${id} are answered from today's stamp (${got}, fresh until ${state.fresh_until}) and get ${claims}, and a recent (forced) lookup failed at ${failure.at} with ${failure.code}: nothing to do for the user today; ${remedy(failure.code)} before ${state.fresh_until}, when logins ask the CRM again.`,
   };
 }
 
@@ -137,10 +192,14 @@ function profileOutdated(
       sentence: `${capitalise(held)} but the profile ${what}; ${writes}.`,
     };
   }
-  const sameLink = crm.id === state.crm_id && sameClaims(crm.claims, state.claims);
+  // Names, never values: a value changed in the CRM under the same record and mapping is not
+  // seen here (the values are CRM data about a person, which the tool does not print or hold).
+  const sameLink = crm.id === state.crm_id && sameNames(crm.claim_names, state.claims);
   if (sameLink) return undefined;
   const differs =
-    crm.id === state.crm_id ? `${record(crm.id)} with other claim values` : record(crm.id);
+    crm.id === state.crm_id
+      ? `${record(crm.id)} with other claims (${names(crm.claim_names)}; the service gives ${names(state.claims)})`
+      : record(crm.id);
   const until =
     Date.parse(crm.fresh_until) > now
       ? `, so logins keep the profile's claims until ${crm.fresh_until}`
@@ -163,9 +222,7 @@ function notInCrm(id: string, state: UserSyncState): Diagnosis {
 }
 
 function synced(id: string, state: UserSyncState): Diagnosis {
-  const names = Object.keys(state.claims).map(shortName);
-  const claims =
-    names.length > 0 ? `the claims ${names.join(', ')}` : 'no CRM claims (none mapped)';
+  const claims = claimList(state.claims);
   const sentence = state.fresh
     ? `${id} is linked to ${record(state.crm_id)} (synced ${state.synced_at}, fresh until ${state.fresh_until}), and logins get ${claims}; nothing to do.`
     : `${id} was linked to ${record(state.crm_id)} at ${state.synced_at} and logins get ${claims}; the stamp was fresh until ${state.fresh_until}, so the next login asks the CRM again; nothing to do.`;
@@ -214,12 +271,18 @@ function shortName(claim: string): string {
   return slash >= 0 && slash < claim.length - 1 ? claim.slice(slash + 1) : claim;
 }
 
-function sameClaims(
-  a: Readonly<Record<string, unknown>>,
-  b: Readonly<Record<string, unknown>>,
-): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+/** `the claims crm_id, name`: short names, the namespace being the same for all. */
+function claimList(claims: readonly string[]): string {
+  return claims.length > 0 ? `the claims ${names(claims)}` : 'no CRM claims (none mapped)';
+}
+
+function names(claims: readonly string[]): string {
+  return claims.length > 0 ? claims.map(shortName).join(', ') : 'none';
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((name) => set.has(name));
 }
 
 function capitalise(s: string): string {

@@ -8,7 +8,8 @@ import { isObject } from './user-state.ts';
 
 /**
  * What the tool may say about an Auth0 profile: whether a phone number or an email is there,
- * never what it is, and the CRM link the Action stored at `app_metadata.crm`.
+ * never what it is, and the CRM link the Action stored at `app_metadata.crm`, with the names of
+ * its fields, never their values.
  */
 export interface ProfileFacts {
   readonly phone_number: 'present' | 'absent' | 'unreadable';
@@ -29,8 +30,11 @@ export type CrmOnProfile =
       readonly id: string | null;
       readonly synced_at: string;
       readonly fresh_until: string;
-      /** The claims it gives (namespace + field), what the Action sets while it is fresh. */
-      readonly claims: Readonly<Record<string, string | number | boolean>>;
+      /**
+       * The names of the claims it gives (namespace + field key), what the Action sets from it.
+       * The values are CRM data (a mapped `name` is a person's name): dropped as it is read.
+       */
+      readonly claim_names: readonly string[];
     };
 
 /** The profile as the Management API returns it; only these fields are read. */
@@ -82,11 +86,9 @@ export function crmOnProfile(value: unknown): CrmOnProfile {
     return { state: 'unreadable' };
   }
   if (typeof namespace !== 'string' || !isObject(fields)) return { state: 'unreadable' };
-  const claims: Record<string, string | number | boolean> = {};
-  for (const [name, v] of Object.entries(fields)) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-      claims[`${namespace}${name}`] = v;
-    }
-  }
-  return { state: 'present', id, synced_at, fresh_until, claims };
+  // The Action keeps only scalar fields (readCrmMetadata), so only their names count here.
+  const claim_names = Object.entries(fields)
+    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    .map(([name]) => `${namespace}${name}`);
+  return { state: 'present', id, synced_at, fresh_until, claim_names };
 }

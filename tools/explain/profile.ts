@@ -29,11 +29,20 @@ export function profileReader(
   options: { readonly timeoutMs: number; readonly fetch?: typeof fetch },
 ): (userId: string) => Promise<ProfileRead | 'no_such_user'> {
   const base = options.fetch ?? ((input, init) => fetch(input, init));
-  // Bounds the token request too, which per-request options do not reach.
-  const bounded: typeof fetch = (input, init) => {
+  let redirected: number | undefined;
+  // Bounds the token request too, which per-request options do not reach. And follows no
+  // redirect: fetch re-sends the body on a 307/308 (WHATWG Fetch, "HTTP-redirect fetch"), and
+  // the token request's body holds the client secret (node-auth0 token-provider.ts fetchToken).
+  const bounded: typeof fetch = async (input, init) => {
     const timeout = AbortSignal.timeout(options.timeoutMs);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return base(input, { ...init, signal });
+    const response = await base(input, { ...init, signal, redirect: 'manual' });
+    if (response.status >= 300 && response.status < 400) {
+      redirected = response.status;
+      await response.body?.cancel();
+      throw new RedirectRefused(response.status);
+    }
+    return response;
   };
   const client = managementClient({
     domain: auth0.domain,
@@ -42,6 +51,7 @@ export function profileReader(
     maxRetries: 1,
   });
   return async (userId) => {
+    redirected = undefined;
     let user: Auth0Profile;
     try {
       user = (await client.users.get(userId, {
@@ -50,10 +60,23 @@ export function profileReader(
       })) as Auth0Profile;
     } catch (error) {
       if (error instanceof ManagementError && error.statusCode === 404) return 'no_such_user';
+      // The SDK wraps what fetch throws on its API path; the reader knows what it refused.
+      if (redirected !== undefined) {
+        throw new CouldNotAsk(
+          `the Auth0 tenant ${auth0.domain} answered a redirect (HTTP ${redirected}), which is not followed (it would re-send the M2M credentials): set AUTH0_DOMAIN to the tenant's own domain, such as acme.eu.auth0.com`,
+        );
+      }
       throw profileFailure(error, auth0.domain);
     }
     return { facts: profileFacts(user, policy), values: matchValues(user) };
   };
+}
+
+class RedirectRefused extends Error {
+  override readonly name = 'RedirectRefused';
+  constructor(status: number) {
+    super(`redirect (HTTP ${status}) not followed`);
+  }
 }
 
 function profileFailure(error: unknown, domain: string): CouldNotAsk {

@@ -33,6 +33,9 @@ const DEV_SECRET_FILE = 'dev-signing-secret';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Hosts that are this machine; WHATWG URL writes an IPv6 host in brackets. */
+const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', '[::1]', 'localhost'];
+
 export function readExplainSettings(env: Env): ExplainSettings {
   const syncUrl = readSyncUrl(env);
   return {
@@ -69,6 +72,13 @@ function readSyncUrl(env: Env): string {
       'Invalid configuration: SYNC_API_URL: must be the http(s) URL of POST /v1/sync, the one the Action is given',
     );
   }
+  // A resync sends the user's phone number or email and a signature: in clear text only to
+  // this machine (npm start, a tunnel), never across a network.
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.includes(url.hostname)) {
+    throw new ConfigError(
+      'Invalid configuration: SYNC_API_URL: must be an https URL (plain http only to 127.0.0.1, ::1 or localhost): the tool sends a signature, and with --resync a phone number or email',
+    );
+  }
   return given;
 }
 
@@ -95,8 +105,7 @@ function readSecret(env: Env, syncUrl: string): string {
       );
     }
   }
-  const { hostname } = new URL(syncUrl);
-  if (hostname !== '127.0.0.1' && hostname !== 'localhost') {
+  if (!LOOPBACK_HOSTS.includes(new URL(syncUrl).hostname)) {
     throw new ConfigError(
       "Invalid configuration: SYNC_SIGNING_SECRET: must be set to the sync API's current signing secret (the one the Action has)",
     );

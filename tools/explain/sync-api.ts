@@ -1,11 +1,12 @@
-import { sign } from '#shared/domain/signature.ts';
+import { signAnew } from './request-signature.ts';
 import { userStateUrl } from './settings.ts';
 import { isObject, readUserSyncState, type ServiceView } from './user-state.ts';
 
 /**
  * The two calls the tool makes to the sync API (docs/sync-api.md), signed like the Action's,
  * each bounded: a timeout from connect to last byte, at most MAX_ANSWER_BYTES read, and no
- * redirect followed (a signed request goes to the URL it was meant for, or nowhere).
+ * redirect followed (a signed request goes to the URL it was meant for, or nowhere). Each
+ * request, a retry too, is signed as it is sent, with a signature never sent before.
  */
 
 export interface SyncApiTarget {
@@ -14,7 +15,6 @@ export interface SyncApiTarget {
   readonly timeoutMs: number;
   /** What to check when nothing answers, e.g. that npm start runs. */
   readonly whenUnreachable: string;
-  readonly clock?: () => number;
 }
 
 /** The tool could not get an answer it can explain from: exit code 1. */
@@ -28,7 +28,12 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
 /** GET /v1/users/<id>: the user's state, or `unknown` for the contract's 404 user_not_found. */
 export async function fetchUserState(target: SyncApiTarget, userId: string): Promise<ServiceView> {
   const url = userStateUrl(target.syncUrl, userId);
-  const answer = await call(target, url, 'GET', '');
+  let answer = await call(target, url, 'GET', '');
+  // The service takes a GET's signature once, and another run (another on-call) may have sent
+  // the same one: signed in the same second, for any user. A GET reads only, so once more.
+  if (answer.status === 401 && answer.code === 'invalid_signature') {
+    answer = await call(target, url, 'GET', '');
+  }
   if (answer.status === 404 && answer.code === 'user_not_found') return { kind: 'unknown' };
   if (answer.status !== 200) throw refusal(answer, url, 'GET /v1/users');
   const state = readUserSyncState(answer.body);
@@ -94,11 +99,10 @@ async function call(
   method: 'GET' | 'POST',
   body: string,
 ): Promise<Answer> {
-  const now = target.clock ?? Date.now;
-  const signal = AbortSignal.timeout(target.timeoutMs);
   const headers: Record<string, string> = {
-    'x-sync-signature': sign(target.secret, Math.floor(now() / 1000), body),
+    'x-sync-signature': await signAnew(target.secret, body),
   };
+  const signal = AbortSignal.timeout(target.timeoutMs);
   if (method === 'POST') headers['content-type'] = 'application/json';
   try {
     const response = await fetch(url, {
@@ -171,7 +175,10 @@ function refusal(answer: Answer, url: string, route: string): CouldNotAsk {
   const fix = (() => {
     switch (answer.code) {
       case 'invalid_signature':
-        return "SYNC_SIGNING_SECRET must be the service's current (or previous) signing secret";
+        // The same code for a signature sent twice (docs/sync-api.md); its message tells which.
+        return /used already/.test(answer.message ?? '')
+          ? 'the service had taken this signature already (another run signed in the same second, even after a retry): run it again'
+          : "SYNC_SIGNING_SECRET must be the service's current (or previous) signing secret";
       case 'signature_expired':
         return "this machine's clock is more than 5 minutes off the service's: fix the clock";
       case 'forbidden_source':

@@ -14,6 +14,10 @@ export interface LastFailure {
 
 export interface UserSyncState {
   readonly user_id: string;
+  /**
+   * `stale` only once the stamp is no longer fresh and a lookup failed after it; a failure after
+   * a stamp still fresh (a forced lookup) keeps `synced`/`not_found`, with `last_failure` filled.
+   */
   readonly status: UserSyncStatus;
   /** The stamp answers logins without asking the CRM until fresh_until. */
   readonly fresh: boolean;
@@ -23,8 +27,8 @@ export interface UserSyncState {
   readonly fresh_until: string | null;
   /** The kind of match key of the last lookup, never its value. */
   readonly match_key: 'phone' | 'email' | null;
-  /** What the next login answered from this stamp would get. */
-  readonly claims: Readonly<Record<string, string | number | boolean>>;
+  /** The names of the claims a login answered from this stamp gets; never their values. */
+  readonly claims: readonly string[];
   readonly next_login: 'answered_from_stamp' | 'asks_crm';
   readonly last_failure: LastFailure | null;
   readonly lookup_in_flight: boolean;
@@ -37,7 +41,10 @@ export type ServiceView =
 
 const STATUSES: readonly string[] = ['synced', 'not_found', 'stale', 'failed'];
 
-/** The body read as the contract's, or undefined when it is not. */
+/**
+ * The body read as the contract's, or undefined when it is not. Only the contract's fields are
+ * copied out: whatever else a service sends is never printed (`--json` prints this state).
+ */
 export function readUserSyncState(body: unknown): UserSyncState | undefined {
   if (!isObject(body)) return undefined;
   const b = body;
@@ -50,22 +57,34 @@ export function readUserSyncState(body: unknown): UserSyncState | undefined {
     isNullableString(b.synced_at) &&
     isNullableString(b.fresh_until) &&
     (b.match_key === null || b.match_key === 'phone' || b.match_key === 'email') &&
-    isClaims(b.claims) &&
+    isClaimNames(b.claims) &&
     (b.next_login === 'answered_from_stamp' || b.next_login === 'asks_crm') &&
     (b.last_failure === null || isFailure(b.last_failure)) &&
     typeof b.lookup_in_flight === 'boolean';
-  return ok ? (body as unknown as UserSyncState) : undefined;
+  if (!ok) return undefined;
+  const failure = b.last_failure as LastFailure | null;
+  return {
+    user_id: b.user_id as string,
+    status: b.status as UserSyncStatus,
+    fresh: b.fresh as boolean,
+    crm_id: b.crm_id as string | null,
+    synced_at: b.synced_at as string | null,
+    fresh_until: b.fresh_until as string | null,
+    match_key: b.match_key as UserSyncState['match_key'],
+    claims: [...(b.claims as string[])],
+    next_login: b.next_login as UserSyncState['next_login'],
+    last_failure: failure === null ? null : { code: failure.code, at: failure.at },
+    lookup_in_flight: b.lookup_in_flight as boolean,
+  };
 }
 
 function isFailure(value: unknown): value is LastFailure {
   return isObject(value) && typeof value.code === 'string' && typeof value.at === 'string';
 }
 
-function isClaims(value: unknown): boolean {
-  return (
-    isObject(value) &&
-    Object.values(value).every((v) => ['string', 'number', 'boolean'].includes(typeof v))
-  );
+/** Names only: a `{name: value}` object (the contract before review) is not the contract. */
+function isClaimNames(value: unknown): boolean {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
 function isNullableString(value: unknown): boolean {
