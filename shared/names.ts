@@ -19,6 +19,13 @@ export function metricsNamespace(stackName: string): string {
 /** The stamp table's key and TTL attribute: one item per user (shared/adapters/dynamodb-stamps.ts). */
 export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
 
+/**
+ * The stamp table's key of the backfill's run lock, the one item that says which run may export
+ * (infra/constructs/backfill-run-lock.ts). No Auth0 user id starts with `#` (sync-request.ts), so
+ * it never meets a user's stamp.
+ */
+export const BACKFILL_RUN_LOCK_KEY = '#backfill#run';
+
 /** Receives of a backfill message before it goes to the dead-letter queue (the redrive policy). */
 export const BACKFILL_MAX_RECEIVES = 8;
 

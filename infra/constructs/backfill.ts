@@ -21,7 +21,11 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BACKFILL_MAX_RECEIVES, BACKFILL_NOT_RETRIED_ERRORS } from '#shared/names.ts';
 import type { StackConfig } from '../config.ts';
-import { backfillStateMachineName, singleRunGuard } from './backfill-guard.ts';
+import {
+  backfillStateMachineName,
+  lockHolderResourceForNag,
+  singleRunGuard,
+} from './backfill-run-lock.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
 import { stampEnvironment, syncServiceEnvironment } from './sync-api.ts';
@@ -38,7 +42,8 @@ export interface BackfillProps {
  * tenant and streams it into an SQS queue in as many Lambda invocations as it takes (durable,
  * resumable state in Step Functions, not a hand-made scheduler); a worker Lambda drains the
  * queue within the CRM's and Auth0's rate limits. A run that finds another still running ends at
- * once, succeeded (backfill-guard.ts); `backfillEnabled=false` deploys the schedule disabled.
+ * once, succeeded: a run exports only while it holds the run lock in the stamp table
+ * (backfill-run-lock.ts). `backfillEnabled=false` deploys the schedule disabled.
  */
 export class Backfill extends Construct {
   readonly queue: Queue;
@@ -157,7 +162,8 @@ export class Backfill extends Construct {
           )
           .otherwise(wait),
       );
-    const definition = singleRunGuard(this, stateMachineName, work);
+    const runTimeout = Duration.hours(12);
+    const definition = singleRunGuard(this, { stateMachineName, table, runTimeout }, work);
     const logs = new LogGroup(this, 'RunLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -165,7 +171,7 @@ export class Backfill extends Construct {
     this.stateMachine = new StateMachine(this, 'Run', {
       stateMachineName,
       definitionBody: DefinitionBody.fromChainable(definition),
-      timeout: Duration.hours(12),
+      timeout: runTimeout,
       tracingEnabled: true,
       // Every state transition, without the data (which holds only counts and the job id anyway).
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
@@ -181,6 +187,11 @@ export class Backfill extends Construct {
       id: `AwsSolutions-IAM5[Resource::<${this.stack.getLogicalId(this.orchestrator.node.defaultChild as CfnFunction)}.Arn>:*]`,
       reason:
         'lambda:InvokeFunction on the orchestrator function and its versions (<arn>:*), as the Step Functions LambdaInvoke task requires; no other function.',
+    });
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${lockHolderResourceForNag(this.stack, stateMachineName)}]`,
+      reason:
+        'states:DescribeExecution on the executions of this state machine only (execution:<name>:*): the run lock names its holder, a run whose id is known only at run time; no other action, no other state machine.',
     });
 
     new Schedule(this, 'Schedule', {

@@ -1,13 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import jsonata from 'jsonata';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEPLOYABLE,
-  onlyResource,
-  stateMachineDefinition,
-  synth,
-  synthStacks,
-} from './synth-stack.ts';
+import { DEPLOYABLE, onlyResource, synth, synthStacks } from './synth-stack.ts';
 
 /**
  * What an on-call engineer is handed by the stack: alarms that say what to do, saved log
@@ -165,7 +158,7 @@ describe('saved Logs Insights queries', () => {
     ]);
     const text = failures?.QueryString ?? '';
     expect(text).toContain(
-      'outcome not in ["synced", "cached", "not_found", "health", "explained"]) or message = "backfill user failed"',
+      'outcome not in ["synced", "cached", "not_found", "health", "explained", "user_not_found"]) or message = "backfill user failed"',
     );
     expect(text).toContain('coalesce(outcome, fault) as code');
     expect(text).toContain('stats count(*) as failures by message, code, detail');
@@ -217,106 +210,7 @@ describe('backfill control', () => {
   });
 });
 
-describe('one backfill run at a time', () => {
-  it('starts each run by listing the running executions of its own state machine', () => {
-    const { StartAt, States } = stateMachineDefinition(plain);
-    expect(StartAt).toBe('CheckNoOtherRun');
-    const check = States.CheckNoOtherRun;
-    expect(check).toMatchObject({
-      Type: 'Task',
-      QueryLanguage: 'JSONata',
-      Resource: 'arn:<token>:states:::aws-sdk:sfn:listExecutions',
-      Arguments: {
-        StateMachineArn: '{% $states.context.StateMachine.Id %}',
-        StatusFilter: 'RUNNING',
-      },
-      // The export gets the run's own input, as before the guard.
-      Output: '{% $states.input %}',
-      Next: 'AnotherRunInProgress?',
-    });
-    // Only executions other than this one count: ListExecutions may not list it yet.
-    expect(check).toMatchObject({
-      Assign: {
-        otherRuns:
-          '{% [$states.result.Executions[ExecutionArn != $states.context.Execution.Id].ExecutionArn] %}',
-      },
-    });
-  });
-
-  it('ends a run that finds another one running as succeeded, in a state named for it, and lets the others export', () => {
-    const { States } = stateMachineDefinition(plain);
-    expect(States['AnotherRunInProgress?']).toMatchObject({
-      Type: 'Choice',
-      QueryLanguage: 'JSONata',
-      Choices: [{ Condition: '{% $count($otherRuns) > 0 %}', Next: 'SkippedAnotherRunInProgress' }],
-      Default: 'StartExport',
-    });
-    expect(States.SkippedAnotherRunInProgress).toMatchObject({
-      Type: 'Succeed',
-      Output: { runningExecutions: '{% $otherRuns %}' },
-    });
-  });
-
-  it('skips exactly when another run is listed: the synthesized expressions, evaluated by JSONata', async () => {
-    const { States } = stateMachineDefinition(plain);
-    const expression = (text: string) => jsonata(text.replace(/^\{%|%\}$/g, '').trim());
-    const guard = States as Record<
-      string,
-      { Assign?: Record<string, string>; Choices?: Array<{ Condition: string }> }
-    >;
-    const assign = expression(String(guard.CheckNoOtherRun?.Assign?.otherRuns));
-    const condition = expression(String(guard['AnotherRunInProgress?']?.Choices?.[0]?.Condition));
-    const self = 'arn:aws:states:eu-west-1:123456789012:execution:CrmSyncTest-backfill:self';
-    const other = (n: number) => self.replace(':self', `:other-${n}`);
-    // What the aws-sdk:sfn:listExecutions integration returns, in PascalCase.
-    const listed = (...arns: string[]) => ({
-      Executions: arns.map((ExecutionArn) => ({ ExecutionArn, Status: 'RUNNING' })),
-    });
-    const decide = async (result: unknown) => {
-      const states = { result, context: { Execution: { Id: self } }, input: {} };
-      const otherRuns = await assign.evaluate({}, { states });
-      return { otherRuns, skip: await condition.evaluate({}, { otherRuns }) };
-    };
-    expect(await decide(listed())).toEqual({ otherRuns: [], skip: false });
-    // ListExecutions may not list this run yet, or may: either way it alone does not count.
-    expect(await decide(listed(self))).toEqual({ otherRuns: [], skip: false });
-    expect(await decide(listed(other(1)))).toEqual({ otherRuns: [other(1)], skip: true });
-    expect(await decide(listed(self, other(1), other(2)))).toEqual({
-      otherRuns: [other(1), other(2)],
-      skip: true,
-    });
-  });
-
-  it("may list the executions of this state machine only, named from the stack's name", () => {
-    const stateMachine = onlyResource(plain, 'AWS::StepFunctions::StateMachine');
-    expect(stateMachine.Properties.StateMachineName).toBe('CrmSyncTest-backfill');
-    const role = stateMachine.Properties.RoleArn['Fn::GetAtt'][0];
-    const statements = Object.values(plain.findResources('AWS::IAM::Policy'))
-      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const list = statements.filter((s) => JSON.stringify(s.Action).includes('states:'));
-    expect(list).toEqual([
-      {
-        Action: 'states:ListExecutions',
-        Effect: 'Allow',
-        Resource: {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':states:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':stateMachine:CrmSyncTest-backfill',
-            ],
-          ],
-        },
-      },
-    ]);
-  });
-});
+// One backfill run at a time (the run lock): test/infra/backfill-run-lock.test.ts.
 
 describe('custom domain and source networks', () => {
   it('serves the API on the custom domain only (TLS 1.2, $default stage) and outputs its URL and DNS target', () => {
