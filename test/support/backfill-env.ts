@@ -62,6 +62,9 @@ export function useBackfillEnvironment(
       ...(dynamodb ? { dynamodb } : {}),
       crmRatePerSecond: 100_000,
       auth0WritesPerSecond: 100_000,
+      // The longest CRM budget the service accepts: on a loaded 2-core machine a lookup that
+      // outran the default 2.5 s was retried, and "one lookup per user" counted it twice.
+      env: { CRM_TIMEOUT_MS: '10000', ACTION_TIMEOUT_MS: '15000' },
     });
     current = { api, crm, stack };
   });
