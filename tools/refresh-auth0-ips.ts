@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readCappedBody, utf8OrUndefined } from '#shared/adapters/capped-body.ts';
 import type { Auth0OutboundIps } from '#shared/domain/auth0-outbound-ips.ts';
 import { parseSourceNetworks, SourceNetworksError } from '#shared/domain/source-networks.ts';
 
@@ -195,35 +196,20 @@ async function download(url: string, timeoutMs: number): Promise<string> {
 }
 
 async function readCapped(response: Response, signal: AbortSignal, where: string) {
-  if (Number(response.headers.get('content-length')) > MAX_BYTES) {
-    throw new RefreshError(`${where} is larger than ${MAX_BYTES} bytes; that is not the list`);
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  const tooLarge = () =>
+    new RefreshError(`${where} is larger than ${MAX_BYTES} bytes; that is not the list`);
+  if (Number(response.headers.get('content-length')) > MAX_BYTES) throw tooLarge();
+  let bytes: Buffer | undefined;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > MAX_BYTES) {
-        throw new RefreshError(`${where} is larger than ${MAX_BYTES} bytes; that is not the list`);
-      }
-      chunks.push(value);
-    }
+    bytes = await readCappedBody(response, MAX_BYTES);
   } catch (error) {
-    if (error instanceof RefreshError) throw error;
     const why = signal.aborted ? 'timed out' : networkReason(error);
     throw new RefreshError(`reading ${where} failed part way (${why})`);
-  } finally {
-    reader.releaseLock();
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
-  } catch {
-    throw new RefreshError(`${where} is not UTF-8 text`);
-  }
+  if (bytes === undefined) throw tooLarge();
+  const text = utf8OrUndefined(bytes);
+  if (text === undefined) throw new RefreshError(`${where} is not UTF-8 text`);
+  return text;
 }
 
 /** undici's "fetch failed" hides the reason in `cause` (ENOTFOUND, ECONNREFUSED, ...). */

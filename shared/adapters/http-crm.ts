@@ -1,6 +1,7 @@
 import { parseJsonObject } from '../domain/json-object.ts';
 import { CrmFailure, type CrmLookup } from '../domain/ports.ts';
 import type { MatchKey } from '../domain/sync-request.ts';
+import { readCappedBody, utf8OrUndefined } from './capped-body.ts';
 import { retryAfterMs } from './retry-after.ts';
 
 export interface HttpCrmOptions {
@@ -120,28 +121,15 @@ function beforeDeadline<T>(value: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /** The body as UTF-8 text, or a CrmFailure once more than `maxBytes` decoded bytes arrive. */
 async function readCapped(response: Response, maxBytes: number, signal: AbortSignal) {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let bytes: Buffer | undefined;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) throw new CrmFailure('too_large');
-      chunks.push(value);
-    }
-  } catch (error) {
-    if (error instanceof CrmFailure) throw error;
-    throw new CrmFailure(signal.aborted ? 'timeout' : 'network');
-  } finally {
-    reader.releaseLock();
-  }
-  // fatal: a body that is not UTF-8 is not the JSON the protocol promises.
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
+    bytes = await readCappedBody(response, maxBytes);
   } catch {
-    throw new CrmFailure('invalid_response');
+    throw new CrmFailure(signal.aborted ? 'timeout' : 'network');
   }
+  if (bytes === undefined) throw new CrmFailure('too_large');
+  // fatal: a body that is not UTF-8 is not the JSON the protocol promises.
+  const text = utf8OrUndefined(bytes);
+  if (text === undefined) throw new CrmFailure('invalid_response');
+  return text;
 }

@@ -1,3 +1,4 @@
+import { readCappedBody } from '#shared/adapters/capped-body.ts';
 import { signAnew } from './request-signature.ts';
 import { userStateUrl } from './settings.ts';
 import { isObject, readUserSyncState, type ServiceView } from './user-state.ts';
@@ -144,21 +145,11 @@ async function call(
 
 /** The body as text, refusing (and hanging up) past MAX_ANSWER_BYTES. */
 async function readCapped(response: Response, url: string): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_ANSWER_BYTES) {
-      await reader.cancel();
-      throw new CouldNotAsk(`the answer of ${url} is over ${MAX_ANSWER_BYTES} bytes; not read`);
-    }
-    chunks.push(value);
+  const bytes = await readCappedBody(response, MAX_ANSWER_BYTES);
+  if (bytes === undefined) {
+    throw new CouldNotAsk(`the answer of ${url} is over ${MAX_ANSWER_BYTES} bytes; not read`);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return bytes.toString('utf8');
 }
 
 function parseJson(text: string): unknown {
