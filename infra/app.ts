@@ -20,7 +20,7 @@ try {
 
 /**
  * The context the CLI read from files: ~/.cdk.json, cdk.json and cdk.context.json (the CLI's own
- * cache, where `cdk acknowledge` writes too), merged in the CLI's order. What differs from it
+ * cache, where `cdk acknowledge` writes too), merged as the CLI merges them. What differs from it
  * came from `-c`. A `-c` value equal to the files' own top-level value cannot be told apart
  * (the CLI hands the app one merged context): to override a stage's value with it, edit the
  * stage's block.
@@ -28,11 +28,28 @@ try {
 function cdkJsonContext(): Record<string, unknown> | undefined {
   const project = readJson('cdk.json');
   if (project === undefined) return undefined;
-  return {
-    ...contextOf(readJson(join(homedir(), '.cdk.json'))),
-    ...contextOf(project),
-    ...(readJson('cdk.context.json') ?? {}),
-  };
+  // The CLI's order (aws-cdk lib/cli/user-configuration.js): cdk.json over cdk.context.json over
+  // ~/.cdk.json, objects merged key by key.
+  return [readJson('cdk.context.json') ?? {}, contextOf(project)].reduce(
+    deepMerge,
+    contextOf(readJson(join(homedir(), '.cdk.json'))),
+  );
+}
+
+function deepMerge(
+  under: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const merged = { ...under };
+  for (const [key, value] of Object.entries(over)) {
+    const below = merged[key];
+    merged[key] = isPlainObject(below) && isPlainObject(value) ? deepMerge(below, value) : value;
+  }
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function readJson(path: string): Record<string, unknown> | undefined {

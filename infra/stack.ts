@@ -59,6 +59,11 @@ export class CrmSyncStack extends Stack {
         logRetention,
       });
       functions.ActionInstaller = installation.handler;
+      // The deploy that moves the Action to the custom domain also turns the execute-api URL off;
+      // CloudFormation would do both at once, and logins would call a URL already off until the
+      // installer (which waits for Auth0's build) is done. The URL goes off only after it.
+      if (config.domainName && !config.executeApiEndpoint)
+        sync.api.node.addDependency(installation);
     }
     new Monitoring(this, 'Monitoring', {
       api: sync.api,

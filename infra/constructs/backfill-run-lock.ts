@@ -3,6 +3,7 @@ import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import {
   Choice,
   Condition,
+  Fail,
   type IChainable,
   QueryLanguage,
   Succeed,
@@ -127,7 +128,9 @@ export function singleRunGuard(scope: Construct, props: RunLockProps, next: ICha
   const stack = Stack.of(scope);
   const { table } = props;
   const self = '{% $states.context.Execution.Id %}';
-  const expiresAt = `{% $string($floor($toMillis($states.context.Execution.StartTime) / 1000) + ${
+  const startSeconds = '$floor($toMillis($states.context.Execution.StartTime) / 1000)';
+  const startedAt = `{% $string(${startSeconds}) %}`;
+  const expiresAt = `{% $string(${startSeconds} + ${
     props.runTimeout.toSeconds() + LOCK_MARGIN_SECONDS
   }) %}`;
   const lockKey = { [STAMP_TABLE.partitionKey]: { S: BACKFILL_RUN_LOCK_KEY } };
@@ -157,13 +160,25 @@ export function singleRunGuard(scope: Construct, props: RunLockProps, next: ICha
     },
   });
 
+  // A lock that cannot be read, or names a run that cannot be described, is a fault, not a
+  // reason to skip quietly: skipping would end every run as succeeded, and nobody would know
+  // the backfill had stopped. The run fails, and the BackfillRunFailed alarm names it.
+  const unreadable = Fail.jsonata(scope, 'RunLockUnreadable', {
+    comment: 'The run lock or the run it names could not be read: this run fails, alarmed.',
+    error: 'BackfillRunLockUnreadable',
+    cause:
+      "{% 'the run lock (#backfill#run in the stamp table) or the run it names could not be read: ' & ($lockError ? $lockError : 'the lock names no run') %}",
+  });
+
   const take = lockCall(scope, 'TakeRunLock', table, {
     action: 'putItem',
     parameters: {
       TableName: table.tableName,
       Item: lockItem,
-      ConditionExpression: `attribute_not_exists(${STAMP_TABLE.partitionKey}) OR run_arn = :self`,
-      ExpressionAttributeValues: { ':self': { S: self } },
+      // Also a lock past its expiry: no run outlives its timeout (unless redriven), so its holder
+      // is gone whatever DescribeExecution says, and TTL may take days to delete the item.
+      ConditionExpression: `attribute_not_exists(${STAMP_TABLE.partitionKey}) OR run_arn = :self OR ${STAMP_TABLE.ttlAttribute} < :now`,
+      ExpressionAttributeValues: { ':self': { S: self }, ':now': { N: startedAt } },
     },
     outputs: keepInput,
     comment: 'Puts the run lock naming this run, unless another run holds it.',
@@ -182,7 +197,7 @@ export function singleRunGuard(scope: Construct, props: RunLockProps, next: ICha
     comment: 'Reads which run holds the run lock.',
   })
     .addRetry(transient)
-    .addCatch(skipped, { outputs: keepInput, assign: lockError });
+    .addCatch(unreadable, { outputs: keepInput, assign: lockError });
 
   const describe = CallAwsService.jsonata(scope, 'DescribeLockHolder', {
     service: 'sfn',
@@ -203,7 +218,7 @@ export function singleRunGuard(scope: Construct, props: RunLockProps, next: ICha
     comment: 'Asks whether the run holding the lock has finished.',
   })
     .addRetry(transient)
-    .addCatch(skipped, { outputs: keepInput, assign: lockError });
+    .addCatch(unreadable, { outputs: keepInput, assign: lockError });
 
   const takeOver = lockCall(scope, 'TakeOverRunLock', table, {
     action: 'putItem',
@@ -218,7 +233,9 @@ export function singleRunGuard(scope: Construct, props: RunLockProps, next: ICha
   })
     .addRetry({ errors: LOCK_TAKEN_ERRORS, maxAttempts: 0 })
     .addRetry(transient)
-    .addCatch(skipped, { outputs: keepInput, assign: lockError });
+    // Another run took the lock over first: it exports, this one skips. Anything else fails.
+    .addCatch(skipped, { errors: LOCK_TAKEN_ERRORS, outputs: keepInput, assign: lockError })
+    .addCatch(unreadable, { outputs: keepInput, assign: lockError });
 
   take.addCatch(read, {
     errors: LOCK_TAKEN_ERRORS,
@@ -227,7 +244,7 @@ export function singleRunGuard(scope: Construct, props: RunLockProps, next: ICha
   });
   read.next(
     Choice.jsonata(scope, 'RunLockNamesAHolder?', { outputs: keepInput })
-      .when(Condition.jsonata('{% $holder = null %}'), skipped)
+      .when(Condition.jsonata('{% $holder = null %}'), unreadable)
       .otherwise(
         describe.next(
           Choice.jsonata(scope, 'LockHolderFinished?', { outputs: keepInput })

@@ -148,7 +148,7 @@ describe('one backfill run at a time', () => {
     }
   });
 
-  it('skips when the holder cannot be described, after retries, naming the error', async () => {
+  it('fails the run, so BackfillRunFailed names it, when the holder cannot be described after retries (never a quiet skip)', async () => {
     const runs: Runs = new Map();
     await start('a', runs);
     for (const [status, error] of [
@@ -158,15 +158,44 @@ describe('one backfill run at a time', () => {
       if (status === undefined) runs.delete(runArn('a'));
       else runs.set(runArn('a'), status);
       const calls: Array<{ state: string; resource: string }> = [];
-      expect(await start('b', runs, { calls })).toEqual(skipped(runArn('a'), null, error));
+      expect(await start('b', runs, { calls })).toEqual({
+        failed: 'RunLockUnreadable',
+        error: 'BackfillRunLockUnreadable',
+        cause: `the run lock (#backfill#run in the stamp table) or the run it names could not be read: ${error}`,
+      });
       expect(calls.filter((c) => c.state === 'DescribeLockHolder')).toHaveLength(4);
       expect((await lock())?.run_arn?.S).toBe(runArn('a'));
     }
   });
 
-  it('skips when the lock names no run', async () => {
+  it('fails the run when the lock names no run', async () => {
     await client.send(new PutItemCommand({ TableName: TABLE, Item: LOCK_KEY }));
-    expect(await start('b', new Map())).toEqual(skipped(null, null));
+    expect(await start('b', new Map())).toMatchObject({
+      failed: 'RunLockUnreadable',
+      cause: expect.stringMatching(/the lock names no run$/),
+    });
+  });
+
+  it('takes a lock past its expiry, whatever its holder is said to be: no run outlives its timeout', async () => {
+    const startSeconds = Math.floor(Date.parse(START) / 1000);
+    const runs: Runs = new Map([[runArn('ghost'), 'RUNNING']]);
+    for (const [expiresAt, outcome] of [
+      [startSeconds - 1, exported('b')],
+      [startSeconds + 1, skipped(runArn('ghost'), 'RUNNING')],
+    ] as const) {
+      await client.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: {
+            ...LOCK_KEY,
+            run_arn: { S: runArn('ghost') },
+            expires_at: { N: String(expiresAt) },
+          },
+        }),
+      );
+      expect(await start('b', runs)).toEqual(outcome);
+      runs.delete(runArn('b'));
+    }
   });
 
   it('a put retried after its answer was lost finds the lock naming this run and goes on', async () => {
@@ -230,7 +259,8 @@ describe('the run lock as synthesized', () => {
           user_id: { S: '#backfill#run' },
           run_arn: { S: '{% $states.context.Execution.Id %}' },
         },
-        ConditionExpression: 'attribute_not_exists(user_id) OR run_arn = :self',
+        ConditionExpression:
+          'attribute_not_exists(user_id) OR run_arn = :self OR expires_at < :now',
       },
       Retry: [{ ErrorEquals: expect.arrayContaining(CONDITION_REFUSED), MaxAttempts: 0 }, {}],
       Catch: [{ ErrorEquals: expect.arrayContaining(CONDITION_REFUSED), Next: 'ReadRunLock' }],
@@ -244,7 +274,7 @@ describe('the run lock as synthesized', () => {
     expect(States.DescribeLockHolder).toMatchObject({
       Resource: 'arn:<token>:states:::aws-sdk:sfn:describeExecution',
       Arguments: { ExecutionArn: '{% $holder %}' },
-      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'SkippedAnotherRunInProgress' }],
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'RunLockUnreadable' }],
     });
     expect(States['LockHolderFinished?']).toMatchObject({
       Choices: [{ Next: 'TakeOverRunLock' }],
@@ -252,10 +282,20 @@ describe('the run lock as synthesized', () => {
     });
     expect(States.TakeOverRunLock).toMatchObject({
       Arguments: { ConditionExpression: 'run_arn = :holder OR run_arn = :self' },
-      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'SkippedAnotherRunInProgress' }],
+      Catch: [
+        {
+          ErrorEquals: expect.arrayContaining(CONDITION_REFUSED),
+          Next: 'SkippedAnotherRunInProgress',
+        },
+        { ErrorEquals: ['States.ALL'], Next: 'RunLockUnreadable' },
+      ],
       Next: 'StartExport',
     });
     expect(States.SkippedAnotherRunInProgress).toMatchObject({ Type: 'Succeed' });
+    expect(States.RunLockUnreadable).toMatchObject({
+      Type: 'Fail',
+      Error: 'BackfillRunLockUnreadable',
+    });
     // Each DynamoDB call names the stack's stamp table.
     const table = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'))[0];
     const parts = onlyResource(template, 'AWS::StepFunctions::StateMachine').Properties

@@ -2,7 +2,7 @@ import jsonata from 'jsonata';
 
 /**
  * Runs the JSONata states of a synthesized state machine definition the way Step Functions does,
- * for the subset the backfill's run lock uses (Task, Choice, Succeed), until the run reaches a
+ * for the subset the backfill's run lock uses (Task, Choice, Succeed, Fail), until the run reaches a
  * state named in `until` or ends. Step Functions does not run on this machine; this follows the
  * developer guide's rules, each cited where it is applied, so that the synthesized expressions,
  * retriers and catchers are what is tested, not a retelling of them.
@@ -24,7 +24,7 @@ export type Integration = (resource: string, args: Record<string, unknown>) => P
 export type Outcome =
   | { readonly reached: string; readonly input: unknown }
   | { readonly succeeded: string; readonly output: unknown }
-  | { readonly failed: string; readonly error: string };
+  | { readonly failed: string; readonly error: string; readonly cause?: string };
 
 interface Catcher {
   ErrorEquals: string[];
@@ -47,6 +47,8 @@ interface JsonataState {
   Catch?: Catcher[];
   Choices?: Array<{ Condition: string; Next: string }>;
   Default?: string;
+  Error?: string;
+  Cause?: unknown;
 }
 
 export interface RunOptions {
@@ -112,6 +114,10 @@ export async function runStates(
       const values = await evaluate(fields ?? {}, bindings(extra));
       Object.assign(variables, values);
     };
+    if (state.Type === 'Fail') {
+      const cause = state.Cause === undefined ? undefined : await evaluate(state.Cause, bindings());
+      return { failed: name, error: String(state.Error), cause: String(cause) };
+    }
     if (state.Type === 'Succeed') {
       return { succeeded: name, output: await evaluate(state.Output ?? input, bindings()) };
     }

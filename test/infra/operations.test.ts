@@ -244,6 +244,10 @@ describe('custom domain and source networks', () => {
     operated.hasResourceProperties('Custom::Auth0PostLoginAction', {
       SyncApiUrl: 'https://sync.acme.test/v1/sync',
     });
+    // And the execute-api URL goes off only once the Action has moved.
+    const api = Object.values(operated.findResources('AWS::ApiGatewayV2::Api'))[0];
+    const installer = Object.keys(operated.findResources('Custom::Auth0PostLoginAction'))[0];
+    expect(api?.DependsOn).toEqual(expect.arrayContaining([installer]));
   });
 
   it('adds a domain without cutting logins: with executeApiEndpoint=true the Action keeps the execute-api URL until a second deploy', () => {
