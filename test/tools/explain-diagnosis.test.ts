@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { STATE_NAMESPACE, syncedUserState } from '#test/support/user-sync-state.ts';
 import { parseArgs } from '#tools/explain/args.ts';
 import { type DiagnosisInput, diagnose } from '#tools/explain/diagnosis.ts';
 import { type ProfileFacts, profileFacts } from '#tools/explain/profile-facts.ts';
@@ -8,25 +9,10 @@ import { readUserSyncState, type UserSyncState } from '#tools/explain/user-state
 /** The diagnosis as a pure function: every story the tool tells, from hand-made facts. */
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
-const NS = 'https://crm.example.com/';
+const NS = STATE_NAMESPACE;
 const ID = 'sms|6512abc';
 
-function synced(overrides: Partial<UserSyncState> = {}): UserSyncState {
-  return {
-    user_id: ID,
-    status: 'synced',
-    fresh: true,
-    crm_id: 'C-1001',
-    synced_at: '2026-12-01T09:00:00.000Z',
-    fresh_until: '2026-12-02T00:00:00.000Z',
-    match_key: 'phone',
-    claims: [`${NS}crm_id`, `${NS}name`],
-    next_login: 'answered_from_stamp',
-    last_failure: null,
-    lookup_in_flight: false,
-    ...overrides,
-  };
-}
+const synced = (overrides: Partial<UserSyncState> = {}) => syncedUserState(ID, overrides);
 
 const linked = {
   state: 'present',

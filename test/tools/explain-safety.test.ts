@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
+import { STATE_NAMESPACE, syncedUserState } from '#test/support/user-sync-state.ts';
 import { diagnose } from '#tools/explain/diagnosis.ts';
 import { profileFacts } from '#tools/explain/profile-facts.ts';
 import { type Explanation, renderJson, renderText } from '#tools/explain/report.ts';
 import { signAnew } from '#tools/explain/request-signature.ts';
 import { readExplainSettings } from '#tools/explain/settings.ts';
-import type { UserSyncState } from '#tools/explain/user-state.ts';
 import { runExplain } from '#tools/explain.ts';
 
 /**
@@ -15,22 +15,10 @@ import { runExplain } from '#tools/explain.ts';
  * a network, no M2M credentials after a redirect, no signature sent twice.
  */
 
-const NS = 'https://crm.example.com/';
+const NS = STATE_NAMESPACE;
 const ID = 'sms|6512abc';
 
-const state: UserSyncState = {
-  user_id: ID,
-  status: 'synced',
-  fresh: true,
-  crm_id: ADA_LOVELACE.id,
-  synced_at: '2026-12-01T09:00:00.000Z',
-  fresh_until: '2026-12-02T00:00:00.000Z',
-  match_key: 'phone',
-  claims: [`${NS}crm_id`, `${NS}name`],
-  next_login: 'answered_from_stamp',
-  last_failure: null,
-  lookup_in_flight: false,
-};
+const state = syncedUserState(ID);
 
 /** A local HTTP server; `handle` is set by each test. */
 async function localServer(handle: () => (req: IncomingMessage, res: ServerResponse) => void) {
