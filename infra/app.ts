@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '#shared/config.ts';
 import { parseJsonObject } from '#shared/domain/json-object.ts';
 import { buildApp } from './build-app.ts';
+import { controlTowerSummary } from './control-tower.ts';
 
 /**
  * `npx cdk synth|deploy`: settings from CDK context (cdk.json, -c key=value). A wrong setting
@@ -11,7 +12,14 @@ import { buildApp } from './build-app.ts';
  * under frames of the app's own code.
  */
 try {
-  buildApp({}, { cdkJsonContext: cdkJsonContext() }).app.synth();
+  const assembly = buildApp({}, { cdkJsonContext: cdkJsonContext() }).app.synth();
+  // Absent when validation is off (`cdk synth --no-validation`).
+  const report = join(assembly.directory, 'validation-report.json');
+  const summary = existsSync(report)
+    ? controlTowerSummary(readFileSync(report, 'utf8'))
+    : undefined;
+  // What each acknowledgement says is in that report, which `cdk synth` leaves in cdk.out.
+  if (summary) process.stderr.write(`${summary} (reasons in cdk.out/validation-report.json)\n`);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);

@@ -1,6 +1,7 @@
 import { App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readStackConfig } from './config.ts';
+import { ControlTowerChecks } from './control-tower.ts';
 import { CrmSyncStack } from './stack.ts';
 import { checkContextKeys, readStages } from './stages.ts';
 
@@ -19,13 +20,15 @@ export interface BuildOptions {
 
 /**
  * The CDK app: one CrmSyncStack per stage picked from the context (infra/stages.ts), each
- * tagged on every resource and checked by cdk-nag. `npx cdk` runs it through infra/app.ts;
- * tests call it with a context and synthesize without the CLI.
+ * tagged on every resource and checked by cdk-nag and by Control Tower's proactive controls.
+ * `npx cdk` runs it through infra/app.ts; tests call it with a context and synthesize without
+ * the CLI.
  */
 export function buildApp(props: AppProps = {}, options: BuildOptions = {}): BuiltApp {
   const app = new App(props);
-  // Registered before any construct exists, so every one of them is checked.
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // Registered before any construct exists, so every one of them is checked: cdk-nag's
+  // AwsSolutions rules and Control Tower's proactive controls (infra/control-tower.ts).
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ControlTowerChecks());
   const context = (key: string) => app.node.tryGetContext(key);
   const { cdkJsonContext } = options;
   // The CLI hands the app cdk.json and `-c` merged; a value unlike cdk.json's came from `-c`.

@@ -10,6 +10,10 @@ import {
   ACM_CERTIFICATE_ARN,
   customDomainProblem,
   dnsNameProblem,
+  governanceProblem,
+  KMS_KEY_ARN,
+  SECURITY_GROUP_ID,
+  SUBNET_ID,
   sourceNetworksProblem,
   timeZoneProblem,
 } from './context-checks.ts';
@@ -20,6 +24,7 @@ import {
   contextOptionalBoolean,
   contextStringRecord,
   explained,
+  optionalContextIdList,
   optionalContextInt,
 } from './context-values.ts';
 import { scheduleExpressionProblem } from './schedule-expression.ts';
@@ -133,6 +138,23 @@ const schema = z.object({
     90,
     'the retention periods CloudWatch Logs accepts',
   ),
+  /**
+   * The profile for organizations that enforce AWS Control Tower's proactive controls (README,
+   * "Governed organizations"): log groups under a customer-managed KMS key and kept a year at
+   * least, the functions in the VPC below. Off, the stack stays cheap and simple.
+   */
+  governed: contextBoolean(false),
+  /** governed: the log groups' KMS key, one that exists already; unset, the stack creates one. */
+  logsKmsKeyArn: optionalText(
+    z.regex(KMS_KEY_ARN, 'must be a KMS key ARN: arn:aws:kms:<region>:<account>:key/<key id>'),
+  ),
+  /** governed: the subnets of the functions (private, with a route to the CRM and Auth0). */
+  vpcSubnetIds: optionalContextIdList(SUBNET_ID, 'subnet ids, e.g. subnet-0123456789abcdef0'),
+  /** governed: the security groups of the functions (HTTPS out). */
+  vpcSecurityGroupIds: optionalContextIdList(
+    SECURITY_GROUP_ID,
+    'security group ids, e.g. sg-0123456789abcdef0',
+  ),
 });
 
 /** The stage a stack is built for, with its account and region when cdk.json names them. */
@@ -153,6 +175,15 @@ export const EXAMPLE_VALUES: Partial<Record<keyof StackConfig, readonly string[]
   crmUrl: ['https://crm.example.com/contacts/lookup'],
   alarmEmail: ['oncall@example.com'],
 };
+
+/**
+ * The example network cdk.json ships so that `-c governed=true` synthesizes offline: the ids the
+ * AWS documentation uses in its examples. Unused until governed is on; refused at deploy then.
+ */
+export const EXAMPLE_NETWORK = {
+  vpcSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+  vpcSecurityGroupIds: ['sg-0123456789abcdef0'],
+} as const;
 
 /** The example account ids of the AWS documentation, which cdk.json's stages ship with. */
 export const EXAMPLE_ACCOUNTS: readonly string[] = ['111122223333', '444455556666', '123456789012'];
@@ -178,6 +209,8 @@ export function readStackConfig(
   }
   const customDomain = customDomainProblem(config);
   if (customDomain) throw invalid(customDomain);
+  const governance = governanceProblem(config, isExampleNetwork);
+  if (governance) throw invalid(governance);
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
   // The stack leaves CLAIM_VALUE_MAX_LENGTH at the service's default, 256.
   try {
@@ -227,9 +260,21 @@ export function exampleSettings(config: StackConfig): string[] {
   const examples = Object.entries(EXAMPLE_VALUES)
     .filter(([key, values]) => values.includes(config[key as keyof StackConfig] as string))
     .map(([key]) => key);
+  if (config.governed) {
+    for (const key of ['vpcSubnetIds', 'vpcSecurityGroupIds'] as const) {
+      if (config[key]?.some((id) => (EXAMPLE_NETWORK[key] as readonly string[]).includes(id))) {
+        examples.push(key);
+      }
+    }
+  }
   const { stage } = config;
   if (stage?.account !== undefined && EXAMPLE_ACCOUNTS.includes(stage.account)) {
     examples.push(`stages.${stage.name}.account`);
   }
   return examples;
+}
+
+/** Whether a list holds nothing but the example ids of cdk.json. */
+function isExampleNetwork(key: keyof typeof EXAMPLE_NETWORK, ids: readonly string[]): boolean {
+  return ids.every((id) => (EXAMPLE_NETWORK[key] as readonly string[]).includes(id));
 }

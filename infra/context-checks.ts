@@ -74,3 +74,44 @@ export function customDomainProblem(config: {
   }
   return undefined;
 }
+
+/** A VPC subnet id as EC2 writes it: `subnet-` and 8 or 17 hexadecimal digits. */
+export const SUBNET_ID = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+/** A security group id: `sg-` and 8 or 17 hexadecimal digits. */
+export const SECURITY_GROUP_ID = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+/**
+ * A KMS key ARN (a key id or a multi-Region `mrk-` id; an alias is not a key): CloudWatch Logs
+ * takes "the Amazon Resource Name (ARN) of the KMS key" (AssociateKmsKey, kmsKeyId).
+ */
+export const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/**
+ * The settings of the governed profile (README, "Governed organizations") are read only with
+ * `governed=true`; given without it they would be silently ignored, so they are refused. The
+ * examples cdk.json ships for them are the exception: they stay unused until governed is on.
+ */
+export function governanceProblem(
+  config: {
+    readonly governed: boolean;
+    readonly logsKmsKeyArn?: string | undefined;
+    readonly vpcSubnetIds?: readonly string[] | undefined;
+    readonly vpcSecurityGroupIds?: readonly string[] | undefined;
+  },
+  isExample: (key: 'vpcSubnetIds' | 'vpcSecurityGroupIds', ids: readonly string[]) => boolean,
+): string | undefined {
+  const { vpcSubnetIds: subnets, vpcSecurityGroupIds: groups } = config;
+  if (config.governed) {
+    if (!subnets?.length || !groups?.length) {
+      return 'governed=true places the functions in a VPC (CT.LAMBDA.PR.3): set vpcSubnetIds and vpcSecurityGroupIds (subnets with a route to the CRM and Auth0, see the README)';
+    }
+    return undefined;
+  }
+  const stray = [
+    config.logsKmsKeyArn !== undefined ? 'logsKmsKeyArn' : undefined,
+    subnets && !isExample('vpcSubnetIds', subnets) ? 'vpcSubnetIds' : undefined,
+    groups && !isExample('vpcSecurityGroupIds', groups) ? 'vpcSecurityGroupIds' : undefined,
+  ].filter((key) => key !== undefined);
+  if (stray.length === 0) return undefined;
+  return `${stray.join(' and ')}: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true or remove ${stray.length > 1 ? 'them' : 'it'}`;
+}

@@ -102,3 +102,34 @@ export function explained<T>(problem: (value: T) => string | undefined) {
     if (message !== undefined) ctx.addIssue({ code: 'custom', message, input: value });
   });
 }
+
+/**
+ * A list of AWS ids: a JSON array in cdk.json, or `-c key=a,b` (commas, spaces allowed). Each
+ * must match `id`; an empty list counts as unset, a repeated id is refused.
+ */
+export const optionalContextIdList = (id: RegExp, accepted: string) =>
+  z.optional(
+    z.pipe(
+      z.transform((value: unknown) => {
+        const list =
+          typeof value === 'string'
+            ? value
+                .split(',')
+                .map((item) => item.trim())
+                .filter((item) => item !== '')
+            : value;
+        return Array.isArray(list) && list.length === 0 ? undefined : list;
+      }),
+      z.optional(
+        z.array(z.string(), { error: `must be a list of ${accepted}` }).check(
+          explained((ids: string[]) => {
+            const wrong = ids.find((item) => !id.test(item));
+            if (wrong !== undefined) return `"${wrong}" is not one of the ${accepted}`;
+            const repeated = ids.find((item, index) => ids.indexOf(item) !== index);
+            if (repeated !== undefined) return `"${repeated}" is given twice`;
+            return undefined;
+          }),
+        ),
+      ),
+    ),
+  );

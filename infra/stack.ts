@@ -7,11 +7,11 @@ import {
   Stack,
   type StackProps,
 } from 'aws-cdk-lib';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { exampleSettings, type StackConfig } from './config.ts';
 import { ActionInstallation } from './constructs/action-installation.ts';
 import { Backfill } from './constructs/backfill.ts';
+import { Governance } from './constructs/governance.ts';
 import { LogQueries } from './constructs/log-queries.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ServiceSecrets } from './constructs/service-secrets.ts';
@@ -27,8 +27,8 @@ export class CrmSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const logRetention = config.logRetentionDays as RetentionDays;
     refuseExampleValuesAtDeploy(this, config);
+    const governance = new Governance(this, 'Governance', { config });
 
     const stamps = new StampTable(this, 'SyncStamps');
     const secrets = new ServiceSecrets(this, 'Secrets', {
@@ -38,13 +38,13 @@ export class CrmSyncStack extends Stack {
       config,
       table: stamps.table,
       secrets,
-      logRetention,
+      governance,
     });
     const backfill = new Backfill(this, 'Backfill', {
       config,
       table: stamps.table,
       secrets,
-      logRetention,
+      governance,
     });
     const functions: Record<string, import('aws-cdk-lib/aws-lambda').IFunction> = {
       Sync: sync.handler,
@@ -56,7 +56,7 @@ export class CrmSyncStack extends Stack {
         config,
         secrets,
         syncApiUrl: sync.url,
-        logRetention,
+        governance,
       });
       functions.ActionInstaller = installation.handler;
       // The deploy that moves the Action to the custom domain also turns the execute-api URL off;

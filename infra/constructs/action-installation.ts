@@ -1,8 +1,8 @@
 import { CustomResource, Duration } from 'aws-cdk-lib';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { buildActionCode } from '../action-bundle.ts';
 import type { StackConfig } from '../config.ts';
+import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
 
@@ -10,7 +10,7 @@ export interface ActionInstallationProps {
   readonly config: StackConfig;
   readonly secrets: ServiceSecrets;
   readonly syncApiUrl: string;
-  readonly logRetention: RetentionDays;
+  readonly governance: Governance;
 }
 
 /**
@@ -29,7 +29,7 @@ export class ActionInstallation extends Construct {
     this.handler = new ServiceFunction(this, 'Installer', {
       entry: 'functions/auth0-action-installer/handler.ts',
       description: 'auth0-crm-sync: installs and binds the Auth0 post-login Action',
-      logRetention: props.logRetention,
+      governance: props.governance,
       // Auth0 builds and deploys a new Action draft asynchronously; the installer waits for it,
       // but stops 30 s before this timeout, so that it still answers CloudFormation (a custom
       // resource that never answers holds the stack for an hour).

@@ -1,11 +1,10 @@
-import { Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
 import {
   Choice,
   Condition,
@@ -26,6 +25,7 @@ import {
   lockHolderResourceForNag,
   singleRunGuard,
 } from './backfill-run-lock.ts';
+import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
 import { stampEnvironment, syncServiceEnvironment } from './sync-api.ts';
@@ -34,7 +34,7 @@ export interface BackfillProps {
   readonly config: StackConfig;
   readonly table: TableV2;
   readonly secrets: ServiceSecrets;
-  readonly logRetention: RetentionDays;
+  readonly governance: Governance;
 }
 
 /**
@@ -67,6 +67,13 @@ export class Backfill extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // Says what it is: a dead-letter queue, the end of the line, with no DLQ of its own
+      // (Control Tower's CT.SQS.PR.1 asks each queue for one or for this). allowAll is SQS's
+      // default, made explicit ("allowAll – (Default) Any source queues in this AWS account in
+      // the same Region can specify this queue as the dead-letter queue", RedriveAllowPolicy,
+      // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html);
+      // byQueue would name the users queue, which names this one: a cycle.
+      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
     });
     this.queue = new Queue(this, 'Users', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -86,7 +93,7 @@ export class Backfill extends Construct {
     this.worker = new ServiceFunction(this, 'Worker', {
       entry: 'functions/backfill-worker/handler.ts',
       description: 'auth0-crm-sync: backfill worker (one SQS batch of users)',
-      logRetention: props.logRetention,
+      governance: props.governance,
       timeout: Duration.minutes(2),
       environment: {
         ...syncServiceEnvironment(config, table, secrets),
@@ -112,7 +119,7 @@ export class Backfill extends Construct {
     this.orchestrator = new ServiceFunction(this, 'Orchestrator', {
       entry: 'functions/backfill-orchestrator/handler.ts',
       description: 'auth0-crm-sync: backfill export and enqueue steps',
-      logRetention: props.logRetention,
+      governance: props.governance,
       timeout: Duration.minutes(15),
       memorySize: 1024,
       // Stamps and their basis only: it never calls the CRM and signs nothing, so it holds
@@ -164,10 +171,7 @@ export class Backfill extends Construct {
       );
     const runTimeout = Duration.hours(12);
     const definition = singleRunGuard(this, { stateMachineName, table, runTimeout }, work);
-    const logs = new LogGroup(this, 'RunLogs', {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const logs = props.governance.logGroup(this, 'RunLogs');
     this.stateMachine = new StateMachine(this, 'Run', {
       stateMachineName,
       definitionBody: DefinitionBody.fromChainable(definition),

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   ApiMapping,
@@ -12,9 +12,11 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { StackConfig } from '../config.ts';
+import { acknowledgeControl } from '../control-tower.ts';
+import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
 
@@ -22,7 +24,7 @@ export interface SyncApiProps {
   readonly config: StackConfig;
   readonly table: TableV2;
   readonly secrets: ServiceSecrets;
-  readonly logRetention: RetentionDays;
+  readonly governance: Governance;
 }
 
 /**
@@ -41,7 +43,7 @@ export class SyncApi extends Construct {
     this.handler = new ServiceFunction(this, 'SyncFunction', {
       entry: 'functions/sync/handler.ts',
       description: 'auth0-crm-sync: POST /v1/sync (Sync API v1)',
-      logRetention: props.logRetention,
+      governance: props.governance,
       // The service answers within the Action's timeout (shared/domain/time-budget.ts); the rest
       // is room for bounded AWS calls. Never past API Gateway's own 30 s.
       timeout: Duration.seconds(Math.max(10, Math.ceil(config.actionTimeoutMs / 1000) + 5)),
@@ -75,10 +77,7 @@ export class SyncApi extends Construct {
       // `executeApiEndpoint=true` keeps it for the deploy that adds the domain (see `url`).
       ...(custom && !config.executeApiEndpoint ? { disableExecuteApiEndpoint: true } : {}),
     });
-    const accessLogs = new LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const accessLogs = props.governance.logGroup(this, 'AccessLogs');
     this.stage = new HttpStage(this, 'Stage', {
       httpApi: this.api,
       stageName: '$default',
@@ -115,19 +114,41 @@ export class SyncApi extends Construct {
           'The custom domain URL: once DNS points at SyncApiDnsTarget and a signed request answers there, deploy without executeApiEndpoint to move the Action to it',
       });
     }
-    for (const route of this.api.node.findAll()) {
-      if (route.node.id === 'DefaultRoute') {
-        Validations.of(route).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            'Every POST /v1/sync and GET /v1/users/{user_id} request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read; /v1/health is public by contract (behind ALLOWED_SOURCE_IPS when set).',
-        });
-      }
-    }
+    this.guardDefaultRoute();
     new CfnOutput(scope, 'SyncApiUrl', {
       value: this.url,
       description: 'SYNC_API_URL of the Auth0 Action',
     });
+  }
+
+  /**
+   * The `$default` route takes no authorizer: every request but the health check is signed
+   * (HMAC, X-Sync-Signature) and checked in the handler before anything is read, and the Action,
+   * which calls it, cannot sign SigV4 (IAM) nor hold a JWT without a token request per login.
+   * Its invoke permission names the API (SourceArn) and the account (SourceAccount): the
+   * account, a plain string, is what Control Tower's CT.LAMBDA.PR.2 can read at synth, where
+   * the SourceArn is an Fn::Join; AWS's own example of an API Gateway permission carries both
+   * ("Viewing resource-based IAM policies in Lambda",
+   * https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html).
+   */
+  private guardDefaultRoute(): void {
+    const reason =
+      'Every POST /v1/sync and GET /v1/users/{user_id} request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read, and the Auth0 Action cannot sign SigV4; /v1/health is public by contract (behind ALLOWED_SOURCE_IPS when set).';
+    const route = this.api.node.findChild('DefaultRoute');
+    Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason });
+    acknowledgeControl(route, 'CT.APIGATEWAY.PR.5', reason);
+    const account = Stack.of(this).account;
+    for (const permission of route.node.findAll()) {
+      if (!(permission instanceof CfnPermission)) continue;
+      permission.sourceAccount = account;
+      if (Token.isUnresolved(account)) {
+        acknowledgeControl(
+          permission,
+          'CT.LAMBDA.PR.2',
+          'The stack is environment-agnostic (no stages in cdk.json): SourceAccount is the deploying account (AWS::AccountId), which a deploy-time Control Tower hook reads resolved, and SourceArn names this API; give the stack an account (stages) to have synth check it.',
+        );
+      }
+    }
   }
 
   /**
