@@ -39,8 +39,14 @@ export function buildApp(props: AppProps = {}, options: BuildOptions = {}): Buil
   const stages = readStages(context, fromCommandLine);
   // Every stage's settings are checked before the first stack bundles its Lambdas, so a
   // wrong value in the last stage fails at once.
-  const configs = stages.map((stage) =>
-    readStackConfig(stage.context, { name: stage.name, ...stage.env }),
+  // Governed settings at the top level serve the stages that are governed; the others ignore them.
+  const governed = stages.map((stage) => isGoverned(stage.context('governed')));
+  const configs = stages.map((stage, index) =>
+    readStackConfig(
+      stage.context,
+      { name: stage.name, ...stage.env },
+      { governedElsewhere: governed.some((on, other) => on && other !== index) },
+    ),
   );
   const stacks = stages.map((stage, index) => {
     const stack = new CrmSyncStack(app, stage.stackName, {
@@ -57,4 +63,9 @@ export function buildApp(props: AppProps = {}, options: BuildOptions = {}): Buil
     return stack;
   });
   return { app, stacks };
+}
+
+/** `governed` as cdk.json or `-c` gives it; a wrong value is refused by readStackConfig. */
+function isGoverned(value: unknown): boolean {
+  return value === true || value === 'true';
 }

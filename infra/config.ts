@@ -190,11 +190,13 @@ export const EXAMPLE_ACCOUNTS: readonly string[] = ['111122223333', '44445555666
 
 /**
  * Reads and checks the settings. `stage` names the stage in every message, and its region is
- * the one certificateArn must be in.
+ * the one certificateArn must be in. `governedElsewhere`: another stage of the app is governed,
+ * so governed settings this stage inherits from the top level are that stage's, not a mistake.
  */
 export function readStackConfig(
   context: (key: string) => unknown,
   stage?: StageIdentity,
+  options: { readonly governedElsewhere?: boolean } = {},
 ): StackConfig {
   const what = stage ? `CDK context of stage ${stage.name}` : 'CDK context';
   const raw = Object.fromEntries(STACK_CONFIG_KEYS.map((key) => [key, context(key)]));
@@ -209,7 +211,9 @@ export function readStackConfig(
   }
   const customDomain = customDomainProblem(config);
   if (customDomain) throw invalid(customDomain);
-  const governance = governanceProblem(config, isExampleNetwork);
+  const governance = options.governedElsewhere
+    ? undefined
+    : governanceProblem(config, isExampleNetwork);
   if (governance) throw invalid(governance);
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
   // The stack leaves CLAIM_VALUE_MAX_LENGTH at the service's default, 256.

@@ -113,5 +113,5 @@ export function governanceProblem(
     groups && !isExample('vpcSecurityGroupIds', groups) ? 'vpcSecurityGroupIds' : undefined,
   ].filter((key) => key !== undefined);
   if (stray.length === 0) return undefined;
-  return `${stray.join(' and ')}: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true or remove ${stray.length > 1 ? 'them' : 'it'}`;
+  return `${stray.join(' and ')}: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true, in cdk.json or in the block of the stage they are for, or remove ${stray.length > 1 ? 'them' : 'it'}`;
 }

@@ -37,9 +37,11 @@ export class Governance extends Construct {
     this.logRetention = this.governed
       ? (Math.max(configured, GOVERNED_MIN_RETENTION) as RetentionDays)
       : configured;
+    // A setting overridden is worth a warning: set logRetentionDays to 365 or more to silence it.
     if (this.logRetention !== configured) {
-      Annotations.of(this).addInfo(
-        `governed: logRetentionDays ${configured} is raised to ${this.logRetention} days (CT.CLOUDWATCH.PR.2 asks for a year at least)`,
+      Annotations.of(this).addWarningV2(
+        'crm-sync:governed-log-retention',
+        `governed: logRetentionDays ${configured} is raised to ${this.logRetention} days (CT.CLOUDWATCH.PR.2 asks for a year at least); set logRetentionDays to 365 or more to say so`,
       );
     }
     if (!this.governed) return;

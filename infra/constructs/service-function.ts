@@ -88,9 +88,10 @@ export class ServiceFunction extends NodejsFunction {
    * Lambda functions access to resources in an Amazon VPC"
    * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html): only those, not the
    * AWSLambdaVPCAccessExecutionRole managed policy, which may also write to every log group. The
-   * function's own code is denied them: its calls carry lambda:SourceFunctionArn, Lambda's own
-   * do not ("Working with Lambda execution environment credentials",
-   * https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html). Lambda checks
+   * function's own code is denied them: its calls carry lambda:SourceFunctionArn, while the
+   * calls Lambda makes to EC2 to create the interfaces do not ("Working with Lambda execution
+   * environment credentials",
+   * https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html). Lambda checks
    * the role when the function is created, so the function waits for the policy.
    */
   private placeIn(network: FunctionNetwork, role: Role, policyId: string): void {

@@ -127,9 +127,12 @@ export class SyncApi extends Construct {
    * which calls it, cannot sign SigV4 (IAM) nor hold a JWT without a token request per login.
    * Its invoke permission names the API (SourceArn) and the account (SourceAccount): the
    * account, a plain string, is what Control Tower's CT.LAMBDA.PR.2 can read at synth, where
-   * the SourceArn is an Fn::Join; AWS's own example of an API Gateway permission carries both
-   * ("Viewing resource-based IAM policies in Lambda",
-   * https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html).
+   * the SourceArn is an Fn::Join. API Gateway sends both: the function policy the Lambda and API
+   * Gateway consoles write for an API carries `aws:SourceAccount` beside `aws:SourceArn`
+   * ("Invoking a Lambda function using an Amazon API Gateway endpoint", Permissions,
+   * https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway.html). SourceAccount cannot
+   * change in place: the first deploy with it replaces the permission (the new one is added
+   * before the old one goes).
    */
   private guardDefaultRoute(): void {
     const reason =

@@ -93,7 +93,7 @@ describe('governed', () => {
 describe('the governed settings without governed=true', () => {
   it('are refused rather than silently ignored', () => {
     expect(messageOf(NETWORK)).toBe(
-      'Invalid CDK context: vpcSubnetIds and vpcSecurityGroupIds: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true or remove them',
+      'Invalid CDK context: vpcSubnetIds and vpcSecurityGroupIds: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true, in cdk.json or in the block of the stage they are for, or remove them',
     );
     expect(
       messageOf({
