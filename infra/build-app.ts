@@ -3,7 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { readStackConfig } from './config.ts';
 import { ControlTowerChecks } from './control-tower.ts';
 import { CrmSyncStack } from './stack.ts';
-import { checkContextKeys, readStages } from './stages.ts';
+import { anyStageGoverned, checkContextKeys, readStages } from './stages.ts';
 
 export interface BuiltApp {
   readonly app: App;
@@ -39,13 +39,14 @@ export function buildApp(props: AppProps = {}, options: BuildOptions = {}): Buil
   const stages = readStages(context, fromCommandLine);
   // Every stage's settings are checked before the first stack bundles its Lambdas, so a
   // wrong value in the last stage fails at once.
-  // Governed settings at the top level serve the stages that are governed; the others ignore them.
-  const governed = stages.map((stage) => isGoverned(stage.context('governed')));
-  const configs = stages.map((stage, index) =>
+  // Governed settings at the top level serve the governed stages (those of cdk.json, picked or
+  // not); a stage that is not governed leaves them unread, and refuses them in its own block.
+  const governedStage = anyStageGoverned(context, fromCommandLine);
+  const configs = stages.map((stage) =>
     readStackConfig(
       stage.context,
       { name: stage.name, ...stage.env },
-      { governedElsewhere: governed.some((on, other) => on && other !== index) },
+      { servesGovernedStage: (key) => governedStage && stage.inherited(key) },
     ),
   );
   const stacks = stages.map((stage, index) => {
@@ -63,9 +64,4 @@ export function buildApp(props: AppProps = {}, options: BuildOptions = {}): Buil
     return stack;
   });
   return { app, stacks };
-}
-
-/** `governed` as cdk.json or `-c` gives it; a wrong value is refused by readStackConfig. */
-function isGoverned(value: unknown): boolean {
-  return value === true || value === 'true';
 }

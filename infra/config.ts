@@ -190,13 +190,14 @@ export const EXAMPLE_ACCOUNTS: readonly string[] = ['111122223333', '44445555666
 
 /**
  * Reads and checks the settings. `stage` names the stage in every message, and its region is
- * the one certificateArn must be in. `governedElsewhere`: another stage of the app is governed,
- * so governed settings this stage inherits from the top level are that stage's, not a mistake.
+ * the one certificateArn must be in. `servesGovernedStage(key)`: the stage inherits this
+ * setting from the top level of cdk.json, where it serves another stage that is governed, so
+ * it is no mistake for this stage to leave it unread (infra/stages.ts).
  */
 export function readStackConfig(
   context: (key: string) => unknown,
   stage?: StageIdentity,
-  options: { readonly governedElsewhere?: boolean } = {},
+  options: { readonly servesGovernedStage?: (key: string) => boolean } = {},
 ): StackConfig {
   const what = stage ? `CDK context of stage ${stage.name}` : 'CDK context';
   const raw = Object.fromEntries(STACK_CONFIG_KEYS.map((key) => [key, context(key)]));
@@ -211,9 +212,12 @@ export function readStackConfig(
   }
   const customDomain = customDomainProblem(config);
   if (customDomain) throw invalid(customDomain);
-  const governance = options.governedElsewhere
-    ? undefined
-    : governanceProblem(config, isExampleNetwork);
+  const governance = governanceProblem(
+    config,
+    (key) =>
+      (key !== 'logsKmsKeyArn' && isExampleNetwork(key, config[key] ?? [])) ||
+      options.servesGovernedStage?.(key) === true,
+  );
   if (governance) throw invalid(governance);
   // The same check the service makes at start, so a bad map fails at synth, not at cold start.
   // The stack leaves CLAIM_VALUE_MAX_LENGTH at the service's default, 256.

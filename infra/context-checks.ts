@@ -86,10 +86,14 @@ export const SECURITY_GROUP_ID = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 export const KMS_KEY_ARN =
   /^arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
+/** The settings only the governed profile reads. */
+export type GovernedSetting = 'logsKmsKeyArn' | 'vpcSubnetIds' | 'vpcSecurityGroupIds';
+
 /**
  * The settings of the governed profile (README, "Governed organizations") are read only with
- * `governed=true`; given without it they would be silently ignored, so they are refused. The
- * examples cdk.json ships for them are the exception: they stay unused until governed is on.
+ * `governed=true`; given without it they would be silently ignored, so they are refused, but
+ * for those `tolerated` names: cdk.json's examples (unused until governed is on), and values a
+ * stage inherits from the top level for another stage that is governed.
  */
 export function governanceProblem(
   config: {
@@ -98,7 +102,7 @@ export function governanceProblem(
     readonly vpcSubnetIds?: readonly string[] | undefined;
     readonly vpcSecurityGroupIds?: readonly string[] | undefined;
   },
-  isExample: (key: 'vpcSubnetIds' | 'vpcSecurityGroupIds', ids: readonly string[]) => boolean,
+  tolerated: (key: GovernedSetting) => boolean,
 ): string | undefined {
   const { vpcSubnetIds: subnets, vpcSecurityGroupIds: groups } = config;
   if (config.governed) {
@@ -107,11 +111,9 @@ export function governanceProblem(
     }
     return undefined;
   }
-  const stray = [
-    config.logsKmsKeyArn !== undefined ? 'logsKmsKeyArn' : undefined,
-    subnets && !isExample('vpcSubnetIds', subnets) ? 'vpcSubnetIds' : undefined,
-    groups && !isExample('vpcSecurityGroupIds', groups) ? 'vpcSecurityGroupIds' : undefined,
-  ].filter((key) => key !== undefined);
+  const stray = (['logsKmsKeyArn', 'vpcSubnetIds', 'vpcSecurityGroupIds'] as const).filter(
+    (key) => config[key] !== undefined && !tolerated(key),
+  );
   if (stray.length === 0) return undefined;
   return `${stray.join(' and ')}: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true, in cdk.json or in the block of the stage they are for, or remove ${stray.length > 1 ? 'them' : 'it'}`;
 }

@@ -23,6 +23,11 @@ export interface Stage {
   readonly tags: Readonly<Record<string, string>>;
   /** The context as this stage reads it: its own block over the top-level values. */
   readonly context: (key: string) => unknown;
+  /**
+   * Whether the stage takes this setting from the top level of cdk.json (not its own block, not
+   * `-c`), where it may be meant for another stage. Never for the single stack without stages.
+   */
+  readonly inherited: (key: string) => boolean;
 }
 
 export const DEFAULT_STACK_NAME = 'Auth0CrmSync';
@@ -64,6 +69,7 @@ export function readStages(
         terminationProtection: false,
         tags: stageTags(SINGLE_STACK_STAGE, globalTags, {}, 'tags'),
         context,
+        inherited: () => false,
       },
     ];
   }
@@ -142,7 +148,28 @@ function readStage(
       Object.hasOwn(block, setting) && !fromCommandLine(setting)
         ? block[setting]
         : context(setting),
+    inherited: (setting) => !Object.hasOwn(block, setting) && !fromCommandLine(setting),
   };
+}
+
+/**
+ * Whether any stage of cdk.json is governed (picked by `-c stage` or not): its own `governed`,
+ * or the top-level one, or `-c governed`, which wins over both. Without stages, none is.
+ */
+export function anyStageGoverned(
+  context: (key: string) => unknown,
+  fromCommandLine: (key: string) => boolean = () => false,
+): boolean {
+  const blocks = readStageBlocks(context('stages'));
+  if (blocks === undefined) return false;
+  const isTrue = (value: unknown) => value === true || value === 'true';
+  return Object.values(blocks).some((block) =>
+    isTrue(
+      Object.hasOwn(block, 'governed') && !fromCommandLine('governed')
+        ? block.governed
+        : context('governed'),
+    ),
+  );
 }
 
 /** The top-level keys the app reads besides the settings. */

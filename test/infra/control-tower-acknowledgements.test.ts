@@ -4,8 +4,10 @@ import { buildApp } from '#infra/build-app.ts';
 
 /**
  * An acknowledgement taken away fails synth: the Control Tower findings are errors, not notes,
- * even beside other acknowledged ones (aws-cdk-lib counts only findings marked "error" once any
- * rule is acknowledged, so a finding without a severity once passed synth unseen).
+ * even beside other acknowledged ones. aws-cdk-lib counts only findings marked "error" once a
+ * plugin's report has an acknowledged finding, so a finding without a severity once passed
+ * synth unseen: the default profile (which acknowledges other controls) shows that; the
+ * governed one, whose only Control Tower acknowledgement is the route's, fails either way.
  */
 
 vi.mock('#infra/control-tower.ts', async (original) => {

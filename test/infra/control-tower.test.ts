@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
-import type { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '#infra/build-app.ts';
 import { ControlTowerChecks, controlTowerSummary } from '#infra/control-tower.ts';
@@ -143,6 +143,10 @@ describe('the governed profile (-c governed=true, nothing else)', () => {
   });
 
   it("encrypts every log group with the stack's key and keeps it a year, the staging stage's 30 days raised", () => {
+    Annotations.fromStack(app.node.findChild('Auth0CrmSync-staging') as Stack).hasWarning(
+      '/Auth0CrmSync-staging/Governance',
+      Match.stringLikeRegexp('logRetentionDays 30 is raised to 365 days'),
+    );
     const keys = template.findResources('AWS::KMS::Key');
     const [keyId] = Object.keys(keys);
     for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
@@ -272,6 +276,37 @@ describe('one stage governed', () => {
     expect(vpcOf('Auth0CrmSync-staging')).toEqual(Array(3).fill(undefined));
   });
 
+  it('-c stage=staging, the stage that is not governed, still synthesizes beside a governed prod', () => {
+    const { app } = synthesize({
+      ...network,
+      stages: { ...stages, prod: { ...stages.prod, governed: true } },
+      stage: 'staging',
+    });
+    const functions = templateOf(app, 'Auth0CrmSync-staging').findResources(
+      'AWS::Lambda::Function',
+    );
+    for (const fn of Object.values(functions)) expect(fn.Properties.VpcConfig).toBeUndefined();
+  });
+
+  it('a network in the block of a stage that is not governed is refused, even beside a governed one', () => {
+    expect(() =>
+      synthesize({
+        stages: {
+          staging: { ...stages.staging, ...network },
+          prod: { ...stages.prod, governed: true, ...network },
+        },
+      }),
+    ).toThrow(
+      /^Invalid CDK context of stage staging: vpcSubnetIds and vpcSecurityGroupIds: read only with governed=true/,
+    );
+  });
+
+  it('governed stages without a network are told so, not left to the VPC control', () => {
+    expect(() => synthesize({ governed: true, vpcSubnetIds: [], vpcSecurityGroupIds: [] })).toThrow(
+      'Invalid CDK context of stage staging: governed=true places the functions in a VPC (CT.LAMBDA.PR.3): set vpcSubnetIds and vpcSecurityGroupIds',
+    );
+  });
+
   it('with no stage governed, a real network is refused, naming where governed goes', () => {
     expect(() => synthesize(network)).toThrow(
       'Invalid CDK context of stage staging: vpcSubnetIds and vpcSecurityGroupIds: read only with governed=true (KMS-encrypted logs, the functions in a VPC); set governed=true, in cdk.json or in the block of the stage they are for, or remove them',
@@ -295,7 +330,7 @@ describe('which rules run', () => {
   // The plugins report before aws-cdk-lib applies the acknowledgements: the default profile's
   // templates have four controls' worth of findings, the governed profile's one (the route).
   it.each([
-    ['default', {}, 20],
+    ['default', {}, 28],
     ['governed, with the installer and a custom domain', { governed: true, ...EVERYTHING }, 1],
   ])(
     'the rules picked by resource type find what all 237 find (%s)',
