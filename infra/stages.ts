@@ -144,10 +144,7 @@ function readStage(
     env: { account, region },
     terminationProtection,
     tags,
-    context: (setting) =>
-      Object.hasOwn(block, setting) && !fromCommandLine(setting)
-        ? block[setting]
-        : context(setting),
+    context: blockContext(block, context, fromCommandLine),
     inherited: (setting) => !Object.hasOwn(block, setting) && !fromCommandLine(setting),
   };
 }
@@ -164,12 +161,18 @@ export function anyStageGoverned(
   if (blocks === undefined) return false;
   const isTrue = (value: unknown) => value === true || value === 'true';
   return Object.values(blocks).some((block) =>
-    isTrue(
-      Object.hasOwn(block, 'governed') && !fromCommandLine('governed')
-        ? block.governed
-        : context('governed'),
-    ),
+    isTrue(blockContext(block, context, fromCommandLine)('governed')),
   );
+}
+
+/** A stage's context: its own block over the top-level values, a `-c` value over both. */
+function blockContext(
+  block: Record<string, unknown>,
+  context: (key: string) => unknown,
+  fromCommandLine: (key: string) => boolean,
+): (key: string) => unknown {
+  return (setting) =>
+    Object.hasOwn(block, setting) && !fromCommandLine(setting) ? block[setting] : context(setting);
 }
 
 /** The top-level keys the app reads besides the settings. */
