@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
-import { lambdaBundleOptions } from '#infra/bundling.ts';
+import { buildColdBundles, COLD_START_BASELINE_COMMIT, LAMBDA_ENTRIES } from './cold-bundles.ts';
+import { benchColdRequest } from './cold-request.ts';
 import { summarise } from './stats.ts';
 
-// What a cold start parses and runs before the first request: the bundle's import.
+// What every function's import reads from its environment (each parses its settings at load).
 const ENV = {
   TABLE_NAME: 'bench-stamps',
   SYNC_SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:signing',
@@ -18,8 +18,10 @@ const ENV = {
   AWS_REGION: 'eu-west-1',
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',
+  TZ: ':UTC',
 };
 
+/** How long a fresh Node process takes to import `file`, `runs` times. */
 function importMs(file: string, runs: number): number[] {
   const script = `const t=performance.now();await import(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));`;
   const times: number[] = [];
@@ -34,47 +36,46 @@ function importMs(file: string, runs: number): number[] {
 }
 
 /**
- * The sync handler as deployed (lambdaBundleOptions: minified, SDK bundled) against the same
- * handler bundled with esbuild's defaults and the AWS SDK left to the runtime (not minified).
+ * `--only=cold`: every Lambda's bundle as deployed (infra/bundling.ts), before (the baseline
+ * commit) and after (this tree): its size and its import in a fresh process; then the sync
+ * Lambda's load and first signed request against a one-line handler (cold-request.ts).
  */
-export async function benchColdStart(entries: readonly string[], runs: number): Promise<string[]> {
-  const lines = [
-    `## Cold-start proxy: bundle size and import time in a fresh Node ${process.version}`,
-  ];
-  for (const entry of entries) lines.push(...(await benchEntry(entry, runs)));
-  return lines;
-}
-
-async function benchEntry(entry: string, runs: number): Promise<string[]> {
-  // Inside the project, so the baseline's external SDK resolves from node_modules.
+export async function benchColdStart(runs: number): Promise<string[]> {
+  // Inside the project, so the baseline's sources resolve the project's node_modules.
   const cache = join(process.cwd(), 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(join(cache, 'crm-sync-bundle-'));
+  const dir = mkdtempSync(join(cache, 'crm-sync-cold-'));
   try {
-    const deployed = join(dir, 'deployed.mjs');
-    const defaults = join(dir, 'defaults.mjs');
-    await build({ ...lambdaBundleOptions, entryPoints: [entry], outfile: deployed });
-    await build({
-      entryPoints: [entry],
-      outfile: defaults,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      external: ['@aws-sdk/*', '@smithy/*'],
-      banner: { js: lambdaBundleOptions.banner.js },
-    });
-    const size = (f: string) => statSync(f).size;
-    const gz = (f: string) => gzipSync(readFileSync(f)).length;
-    const d = summarise(importMs(deployed, runs));
-    const b = summarise(importMs(defaults, runs));
-    const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-    return [
-      `${entry}`,
-      `  deployed (minified, SDK bundled):   ${kb(size(deployed)).padStart(10)} (${kb(gz(deployed))} gzip)  import p50 ${d.p50.toFixed(1)} ms  p90 ${d.p90.toFixed(1)} ms  (n=${d.n})`,
-      `  baseline (defaults, SDK external): ${kb(size(defaults)).padStart(10)} (${kb(gz(defaults))} gzip) + SDK from node_modules  import p50 ${b.p50.toFixed(1)} ms  p90 ${b.p90.toFixed(1)} ms`,
-      `  ratio deployed/baseline import p50: ${(d.p50 / b.p50).toFixed(2)}`,
+    const bundles = await buildColdBundles(dir);
+    const lines = [
+      `## Lambda bundles: size and import in a fresh Node ${process.version} (p50 of ${runs}), before (${COLD_START_BASELINE_COMMIT}) and after`,
     ];
+    const kib = (f: string) => `${(statSync(f).size / 1024).toFixed(1)} KiB`.padStart(11);
+    const gz = (f: string) => `${(gzipSync(readFileSync(f)).length / 1024).toFixed(1)} KiB gzip`;
+    for (const entry of LAMBDA_ENTRIES) {
+      lines.push(`  ${entry}`);
+      const versions = [
+        ...(bundles.before ? [['before', bundles.before[entry]] as const] : []),
+        ['after', bundles.after[entry]] as const,
+      ];
+      // Alternating, so a slow moment of the machine falls on both.
+      const times = new Map<string, number[]>();
+      for (let i = 0; i < runs; i++) {
+        for (const [name, file] of versions) {
+          times.set(name, [...(times.get(name) ?? []), ...importMs(file, 1)]);
+        }
+      }
+      for (const [name, file] of versions) {
+        const s = summarise(times.get(name) ?? []);
+        lines.push(
+          `    ${name.padEnd(7)} ${kib(file)} (${gz(file)})   import p50 ${s.p50.toFixed(1).padStart(6)} ms  p90 ${s.p90.toFixed(1).padStart(6)} ms`,
+        );
+      }
+    }
+    if (!bundles.before) {
+      lines.push(`  before: not measured (no git history holding ${COLD_START_BASELINE_COMMIT})`);
+    }
+    return [...lines, '', ...(await benchColdRequest(bundles, dir, runs))];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -55,13 +55,7 @@ async function main(): Promise<void> {
     lines.push('', ...(await section('tenant', () => benchSlowTenant(quick ? 250 : 1_000))));
   }
   if (wanted('cold')) {
-    const entries = [
-      'functions/sync/handler.ts',
-      'functions/backfill-worker/handler.ts',
-      'functions/backfill-orchestrator/handler.ts',
-      'functions/auth0-action-installer/handler.ts',
-    ];
-    lines.push('', ...(await section('cold', () => benchColdStart(entries, quick ? 3 : 15))));
+    lines.push('', ...(await section('cold', () => benchColdStart(quick ? 3 : 15))));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

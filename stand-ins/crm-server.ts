@@ -55,6 +55,8 @@ export async function startCrmServer(contacts: Record<string, Record<string, unk
       }, reply.delayMs ?? 0);
     });
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
@@ -62,6 +64,8 @@ export async function startCrmServer(contacts: Record<string, Record<string, unk
     url: `${origin}/lookup`,
     origin,
     requests,
+    /** How many TCP connections clients opened: keep-alive makes it fewer than the requests. */
+    connections: () => connections,
     /** How many answers the client hung up on before they were fully sent. */
     abandoned: () => abandoned,
     /** Script every following answer; `undefined` restores the default. */

@@ -17,7 +17,17 @@ export type HostileBehaviour =
   /** A byte every `intervalMs`, forever (until the client hangs up). */
   | { readonly kind: 'drip'; readonly intervalMs: number }
   /** Bytes that need not be text (crm-server's `raw` is a string). */
-  | { readonly kind: 'bytes'; readonly body: Buffer };
+  | { readonly kind: 'bytes'; readonly body: Buffer }
+  /** `body` as given, labelled with `content-encoding: <coding>` (encoded or not). */
+  | { readonly kind: 'encoded'; readonly coding: string; readonly body: Buffer }
+  /** Half of `body` under a content-length for all of it, then the connection reset. */
+  | { readonly kind: 'reset-mid-body'; readonly body: Buffer }
+  /**
+   * `body` under its own content-length, then, a moment later on the same kept-alive
+   * connection, `forged`: raw bytes that a client reusing the connection would read as the
+   * answer to its next request.
+   */
+  | { readonly kind: 'smuggle'; readonly body: Buffer; readonly forged: string };
 
 const bombs = new Map<number, Buffer>();
 
@@ -65,6 +75,22 @@ export function respondHostile(behaviour: HostileBehaviour, res: ServerResponse)
     case 'bytes':
       res.writeHead(200, json);
       res.end(behaviour.body);
+      return;
+    case 'encoded':
+      res.writeHead(200, { ...json, 'content-encoding': behaviour.coding });
+      res.end(behaviour.body);
+      return;
+    case 'smuggle':
+      res.writeHead(200, { ...json, 'content-length': behaviour.body.length });
+      res.flushHeaders();
+      res.socket?.write(behaviour.body);
+      setTimeout(() => res.socket?.write(behaviour.forged), 20);
+      return;
+    case 'reset-mid-body':
+      res.writeHead(200, { ...json, 'content-length': behaviour.body.length });
+      res.write(behaviour.body.subarray(0, behaviour.body.length >> 1), () =>
+        res.socket?.resetAndDestroy(),
+      );
       return;
   }
 }

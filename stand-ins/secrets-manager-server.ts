@@ -31,6 +31,7 @@ export async function startSecretsManagerServer(initial: Record<string, string>)
     };
   });
   return {
+    endpoint: server.endpoint,
     calls,
     set: (id: string, value: string) => secrets.set(id, value),
     setDown: (value: boolean) => {

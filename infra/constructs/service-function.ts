@@ -5,7 +5,12 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { metricsNamespace } from '#shared/names.ts';
-import { ESM_REQUIRE_SHIM, LAMBDA_NODE_TARGET, lambdaBundleOptions } from '../bundling.ts';
+import {
+  ESM_REQUIRE_SHIM,
+  LAMBDA_ESBUILD_ARGS,
+  LAMBDA_NODE_TARGET,
+  lambdaBundleOptions,
+} from '../bundling.ts';
 import { acknowledgeControl } from '../control-tower.ts';
 import type { FunctionNetwork, Governance } from './governance.ts';
 
@@ -66,6 +71,7 @@ export class ServiceFunction extends NodejsFunction {
         banner: ESM_REQUIRE_SHIM,
         // The SDK is bundled and tree-shaken: smaller and faster to load than the runtime's copy.
         externalModules: [],
+        esbuildArgs: LAMBDA_ESBUILD_ARGS,
         forceDockerBundling: false,
       },
     });

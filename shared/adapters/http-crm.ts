@@ -1,7 +1,8 @@
 import { parseJsonObject } from '../domain/json-object.ts';
 import { CrmFailure, type CrmLookup } from '../domain/ports.ts';
 import type { MatchKey } from '../domain/sync-request.ts';
-import { readCappedBody, utf8OrUndefined } from './capped-body.ts';
+import { type BoundedResponse, sendBounded, UndecodableBody } from './bounded-http.ts';
+import { utf8OrUndefined } from './capped-body.ts';
 import { retryAfterMs } from './retry-after.ts';
 
 export interface HttpCrmOptions {
@@ -23,17 +24,19 @@ export interface HttpCrmOptions {
  * anything else is a failure. The CRM is treated as possibly hostile:
  * - a redirect is a failure and is never followed, so the key never leaves for another origin;
  * - the body is read as a stream and abandoned at `maxResponseBytes` of decoded bytes, so a
- *   compression bomb or an endless stream costs at most the cap in memory (fetch inflates
- *   gzip, deflate and br itself, chunk by chunk, as the reader pulls);
+ *   compression bomb or an endless stream costs at most the cap in memory (gzip, deflate and
+ *   br are inflated chunk by chunk as they arrive, bounded-http.ts);
  * - one deadline covers the whole exchange, however slowly the bytes drip in;
  * - a 429 or 503 reports its Retry-After, for the circuit breaker.
  * What the CRM sent never reaches an error message or a log.
  */
 export class HttpCrm implements CrmLookup {
   private readonly clock: () => number;
+  private readonly url: URL;
 
   constructor(private readonly options: HttpCrmOptions) {
     this.clock = options.clock ?? Date.now;
+    this.url = new URL(options.url);
   }
 
   async find(key: MatchKey): Promise<Readonly<Record<string, unknown>> | null> {
@@ -44,14 +47,13 @@ export class HttpCrm implements CrmLookup {
     // The deadline starts before the key is read: a Secrets Manager refresh is part of the call.
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     const apiKey = await beforeDeadline(this.options.apiKey(), signal);
-    let response: Response;
+    let response: BoundedResponse;
     try {
-      response = await fetch(this.options.url, {
+      // Never follows a 3xx (bounded-http.ts): following would re-send the key elsewhere.
+      response = await sendBounded(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
         body: JSON.stringify(body),
-        // 'manual' hands the 3xx back unfollowed; 'follow' would re-send the key elsewhere.
-        redirect: 'manual',
         signal,
       });
     } catch {
@@ -61,12 +63,12 @@ export class HttpCrm implements CrmLookup {
       return await this.readAnswer(response, signal);
     } finally {
       // Whatever was not read is abandoned, which closes the connection instead of draining it.
-      await response.body?.cancel().catch(() => {});
+      response.abandon();
     }
   }
 
   private async readAnswer(
-    response: Response,
+    response: BoundedResponse,
     signal: AbortSignal,
   ): Promise<Readonly<Record<string, unknown>> | null> {
     const { status } = response;
@@ -77,13 +79,13 @@ export class HttpCrm implements CrmLookup {
       throw new CrmFailure('auth', status);
     }
     if (status === 429 || status === 503) {
-      const wait = retryAfterMs(response.headers.get('retry-after'), this.clock());
+      const wait = retryAfterMs(response.header('retry-after'), this.clock());
       throw new CrmFailure(status === 429 ? 'rate_limited' : 'http_status', status, wait);
     }
     if (status !== 200) throw new CrmFailure('http_status', status);
 
     // A declared length over the cap is refused unread; a smaller one is not trusted either.
-    const declared = Number(response.headers.get('content-length'));
+    const declared = Number(response.header('content-length'));
     if (declared > this.options.maxResponseBytes) throw new CrmFailure('too_large');
     const text = await readCapped(response, this.options.maxResponseBytes, signal);
     const record = parseJsonObject(text);
@@ -120,11 +122,12 @@ function beforeDeadline<T>(value: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** The body as UTF-8 text, or a CrmFailure once more than `maxBytes` decoded bytes arrive. */
-async function readCapped(response: Response, maxBytes: number, signal: AbortSignal) {
+async function readCapped(response: BoundedResponse, maxBytes: number, signal: AbortSignal) {
   let bytes: Buffer | undefined;
   try {
-    bytes = await readCappedBody(response, maxBytes);
-  } catch {
+    bytes = await response.readCapped(maxBytes);
+  } catch (error) {
+    if (error instanceof UndecodableBody) throw new CrmFailure('invalid_response');
     throw new CrmFailure(signal.aborted ? 'timeout' : 'network');
   }
   if (bytes === undefined) throw new CrmFailure('too_large');

@@ -75,7 +75,7 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncService
     ...(clients.clock ? { clock: clients.clock } : {}),
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
   });
-  return { service, stamps, logger, secret, crm };
+  return { service, stamps, logger, secret, crm, crmApiKey };
 }
 
 /** A Retry-After longer than this pauses the backfill no longer: its worker times out at 2 min. */

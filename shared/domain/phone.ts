@@ -2,7 +2,10 @@ import {
   type CountryCode,
   isSupportedCountry,
   parsePhoneNumberFromString,
-} from 'libphonenumber-js/min';
+} from 'libphonenumber-js/core';
+// libphonenumber-js's min metadata without the formatting rules, which parsing never reads:
+// tools/build-phone-metadata.ts says why (a sixth of the sync bundle) and how it is made.
+import { PHONE_METADATA } from './phone-metadata.ts';
 
 export type { CountryCode };
 
@@ -42,6 +45,7 @@ export function normalisePhoneNumber(input: string, defaultCountry?: CountryCode
     const phoneNumber = parsePhoneNumberFromString(
       text,
       defaultCountry === undefined ? { extract: false } : { defaultCountry, extract: false },
+      PHONE_METADATA,
     );
     if (phoneNumber === undefined || !phoneNumber.isPossible()) return REJECTED;
     const e164: string = phoneNumber.number;
@@ -53,5 +57,5 @@ export function normalisePhoneNumber(input: string, defaultCountry?: CountryCode
 
 /** Whether `s` is a country the bundled metadata knows, for checking configuration. */
 export function isCountryCode(s: string): s is CountryCode {
-  return typeof s === 'string' && isSupportedCountry(s);
+  return typeof s === 'string' && isSupportedCountry(s as CountryCode, PHONE_METADATA);
 }

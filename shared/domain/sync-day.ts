@@ -7,6 +7,15 @@
  */
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The default zone, answered without the time zone database: UTC days are exactly 86,400,000 ms
+ * of JavaScript time (which has no leap seconds). The database's first use costs a new Lambda
+ * instance about 20 ms of ICU initialisation (`npm run bench -- --only=cold`), paid by the first
+ * login otherwise. Only this exact name: any other ('Etc/UTC' too) is read from the database.
+ */
+const UTC = 'UTC';
 
 /**
  * DST days last at most 26 hours (Antarctica/Troll moves by two), so the next day has usually
@@ -14,7 +23,7 @@ const HOUR_MS = 3_600_000;
  * 1994, Alaska repeating a whole date in 1867), so the search widens, up to a week.
  */
 const SEARCH_WINDOW_MS = 27 * HOUR_MS;
-const MAX_SEARCH_WINDOW_MS = 7 * 24 * HOUR_MS;
+const MAX_SEARCH_WINDOW_MS = 7 * DAY_MS;
 
 /** Enough for every zone name and its casing variants in practice; bounds memory if fed junk. */
 const MAX_CACHED_ZONES = 1_000;
@@ -106,6 +115,7 @@ function wallClockAsUtc(
 export function endOfSyncDay(now: Date, timeZone: string): Date {
   const nowMs = now.getTime();
   if (Number.isNaN(nowMs)) throw new RangeError('endOfSyncDay: now is an invalid date');
+  if (timeZone === UTC) return new Date((Math.floor(nowMs / DAY_MS) + 1) * DAY_MS);
   const formatter = formatterFor(timeZone);
   const local = localTime(formatter, nowMs);
   const today = dateKey(local);
@@ -155,6 +165,7 @@ export function endOfSyncDay(now: Date, timeZone: string): Date {
 /** Whether `timeZone` is an IANA zone (or offset) this runtime's time zone database knows. */
 export function isValidTimeZone(timeZone: string): boolean {
   if (typeof timeZone !== 'string' || timeZone === '') return false;
+  if (timeZone === UTC) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
     return true;

@@ -1,0 +1,98 @@
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpCrm } from '#shared/adapters/http-crm.ts';
+import { CrmFailure } from '#shared/domain/ports.ts';
+import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
+import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
+import { TEST_SECRETS } from '#test/support/pii.ts';
+
+/**
+ * The CRM's HTTP exchange on node:http (shared/adapters/bounded-http.ts) where it differs from
+ * what fetch did for us: decoding, connection reuse, and what a broken answer leaves behind.
+ */
+const ada = { kind: 'phone', e164: ADA_LOVELACE.phone } as const;
+const record = Buffer.from(JSON.stringify({ id: ADA_LOVELACE.id, name: 'Ada Lovelace' }));
+let crm: HostileCrm;
+
+const client = () =>
+  new HttpCrm({
+    url: crm.url,
+    apiKey: async () => TEST_SECRETS.crmApiKey,
+    timeoutMs: 2_500,
+    maxResponseBytes: 64 * 1024,
+  });
+
+async function failure(lookup: Promise<unknown>): Promise<CrmFailure> {
+  const error = await lookup.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(CrmFailure);
+  return error as CrmFailure;
+}
+
+beforeAll(async () => {
+  crm = await startHostileCrm();
+});
+afterAll(async () => {
+  await crm.close();
+});
+
+describe('content codings', () => {
+  it.each([
+    ['gzip', gzipSync(record)],
+    ['x-gzip', gzipSync(record)],
+    ['deflate', deflateSync(record)],
+    ['br', brotliCompressSync(record)],
+    ['gzip, br', brotliCompressSync(gzipSync(record))],
+  ])('a record sent as %s is decoded', async (coding, body) => {
+    crm.behave({ kind: 'encoded', coding, body });
+    await expect(client().find(ada)).resolves.toMatchObject({ id: ADA_LOVELACE.id });
+  });
+
+  it('asks for the codings it decodes, and only those', async () => {
+    crm.behave({ body: { id: ADA_LOVELACE.id } });
+    await client().find(ada);
+    expect(crm.requests.at(-1)?.headers['accept-encoding']).toBe('gzip, deflate, br');
+  });
+
+  it.each([
+    ['a coding never offered', 'zstd', record],
+    ['three layers', 'gzip, gzip, gzip', gzipSync(gzipSync(gzipSync(record)))],
+    ['gzip that is not gzip', 'gzip', record],
+    ['a gzip cut short', 'gzip', gzipSync(record).subarray(0, 12)],
+  ])('%s is an invalid answer', async (_case, coding, body) => {
+    crm.behave({ kind: 'encoded', coding, body });
+    expect((await failure(client().find(ada))).reason).toBe('invalid_response');
+  });
+});
+
+describe('connections', () => {
+  it('lookups one after another share one kept-alive connection', async () => {
+    crm.behave({ body: { id: ADA_LOVELACE.id } });
+    const lookup = client();
+    await lookup.find(ada);
+    const before = crm.connections();
+    for (let i = 0; i < 5; i++) await lookup.find(ada);
+    expect(crm.connections()).toBe(before);
+  });
+
+  it('a connection reset in the middle of the body is a network failure', async () => {
+    crm.behave({ kind: 'reset-mid-body', body: record });
+    expect((await failure(client().find(ada))).reason).toBe('network');
+  });
+
+  it('bytes sent past an answer on a kept-alive connection are never read as the next answer', async () => {
+    const forged = '{"id":"C-EVIL"}';
+    crm.behave({
+      kind: 'smuggle',
+      body: record,
+      forged: `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${forged.length}\r\n\r\n${forged}`,
+    });
+    const lookup = client();
+    await expect(lookup.find(ada)).resolves.toMatchObject({ id: ADA_LOVELACE.id });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    crm.behave({ body: { id: 'C-NEXT' } });
+    await expect(lookup.find(ada)).resolves.toMatchObject({ id: 'C-NEXT' });
+  });
+});
