@@ -21,7 +21,7 @@ export type HostileBehaviour =
   /** `body` as given, labelled with `content-encoding: <coding>` (encoded or not). */
   | { readonly kind: 'encoded'; readonly coding: string; readonly body: Buffer }
   /** Half of `body` under a content-length for all of it, then the connection reset. */
-  | { readonly kind: 'reset-mid-body'; readonly body: Buffer }
+  | { readonly kind: 'reset-mid-body'; readonly body: Buffer; readonly status?: number }
   /**
    * `body` under its own content-length, then, a moment later on the same kept-alive
    * connection, `forged`: raw bytes that a client reusing the connection would read as the
@@ -87,7 +87,7 @@ export function respondHostile(behaviour: HostileBehaviour, res: ServerResponse)
       setTimeout(() => res.socket?.write(behaviour.forged), 20);
       return;
     case 'reset-mid-body':
-      res.writeHead(200, { ...json, 'content-length': behaviour.body.length });
+      res.writeHead(behaviour.status ?? 200, { ...json, 'content-length': behaviour.body.length });
       res.write(behaviour.body.subarray(0, behaviour.body.length >> 1), () =>
         res.socket?.resetAndDestroy(),
       );

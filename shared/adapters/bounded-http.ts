@@ -76,13 +76,18 @@ export function sendBounded(url: URL, init: BoundedRequest): Promise<BoundedResp
       agent: https ? KEEP_ALIVE_AGENTS.https : KEEP_ALIVE_AGENTS.http,
       signal: init.signal,
     });
-    request.once('error', reject);
+    // `on`, not `once`: a socket error after the answer arrived must find a listener too (a
+    // second settle is a no-op), or it would be thrown as an uncaught exception.
+    request.on('error', reject);
     request.once('response', (response) => resolve(boundedResponse(response)));
     request.end(init.method === 'POST' ? body : undefined);
   });
 }
 
 function boundedResponse(response: IncomingMessage): BoundedResponse {
+  // A body never read (a 404, a redirect) can still fail, e.g. reset by the server: the fault
+  // belongs to this exchange, never to the process. readCapped listens for itself.
+  response.on('error', () => undefined);
   let complete = false;
   response.once('end', () => {
     complete = true;

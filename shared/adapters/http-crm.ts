@@ -52,7 +52,13 @@ export class HttpCrm implements CrmLookup {
       // Never follows a 3xx (bounded-http.ts): following would re-send the key elsewhere.
       response = await sendBounded(this.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          // Web application firewalls commonly refuse requests without one (docs/sync-api.md).
+          'user-agent': 'auth0-crm-sync',
+          'x-api-key': apiKey,
+        },
         body: JSON.stringify(body),
         signal,
       });

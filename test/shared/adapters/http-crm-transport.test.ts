@@ -50,10 +50,16 @@ describe('content codings', () => {
     await expect(client().find(ada)).resolves.toMatchObject({ id: ADA_LOVELACE.id });
   });
 
-  it('asks for the codings it decodes, and only those', async () => {
+  it('asks for the codings it decodes, and only those, and says who is asking', async () => {
     crm.behave({ body: { id: ADA_LOVELACE.id } });
     await client().find(ada);
-    expect(crm.requests.at(-1)?.headers['accept-encoding']).toBe('gzip, deflate, br');
+    expect(crm.requests.at(-1)?.headers).toMatchObject({
+      'accept-encoding': 'gzip, deflate, br',
+      accept: 'application/json',
+      'user-agent': 'auth0-crm-sync',
+      'content-type': 'application/json',
+      connection: 'keep-alive',
+    });
   });
 
   it.each([
@@ -76,6 +82,22 @@ describe('connections', () => {
     for (let i = 0; i < 5; i++) await lookup.find(ada);
     expect(crm.connections()).toBe(before);
   });
+
+  it.each([404, 302, 401, 429])(
+    'a %i whose unread body is cut by a reset is answered as its status, and nothing is thrown later',
+    async (status) => {
+      crm.behave({ kind: 'reset-mid-body', status, body: Buffer.alloc(64 * 1024, 0x20) });
+      const outcome = await client()
+        .find(ada)
+        .then(
+          (record) => ({ record }),
+          (error: CrmFailure) => ({ httpStatus: error.httpStatus }),
+        );
+      expect(outcome).toEqual(status === 404 ? { record: null } : { httpStatus: status });
+      // The reset lands after the answer was handed back: it must not surface as an uncaught error.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    },
+  );
 
   it('a connection reset in the middle of the body is a network failure', async () => {
     crm.behave({ kind: 'reset-mid-body', body: record });
