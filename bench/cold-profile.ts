@@ -24,10 +24,11 @@ interface CpuProfile {
 
 /**
  * Where a cold start's CPU time goes, by package: each sample is charged to the package whose
- * source the sampled function comes from (mapped back through the bundle's source map); time in
- * Node's own code (compiling, fetch's undici, streams) to the nearest bundled caller's package,
- * so `@smithy/*` includes the sockets it opens. What has no bundled caller is Node's bootstrap,
- * the compilation of the bundle itself, the garbage collector or idle (waiting for I/O).
+ * source the sampled function starts in (mapped back through the bundle's source map); time in
+ * Node's own code (loading built-ins, streams, writing a request) to the nearest bundled caller's
+ * package. What has no bundled caller is Node's bootstrap, compiling the bundle, work in libuv
+ * callbacks (socket reads, TLS), the garbage collector, or idle (waiting for I/O). The bundle's
+ * hoisted module initialisation has no function of its own: it shows as "(bundle top level)".
  */
 export function cpuTimeByPackage(
   profileDir: string,

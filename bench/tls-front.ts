@@ -7,10 +7,11 @@ import { createServer, type Server } from 'node:tls';
 
 /**
  * HTTPS in front of the local stand-ins (dynalite, Secrets Manager, the CRM), which speak plain
- * HTTP. Deployed, every call of the login path is HTTPS: its cold start loads node:tls and
- * pays a handshake per service, and an http:// endpoint would take code paths the Lambda never
- * takes (the AWS SDK imports node:http lazily, for http:// only). A self-signed certificate for
- * 127.0.0.1 is made with openssl; the measured process trusts it through NODE_EXTRA_CA_CERTS.
+ * HTTP. Deployed, every call of the login path is HTTPS: its cold start pays a TLS handshake per
+ * service, and an http:// endpoint takes code paths the Lambda never takes (the AWS SDK imports
+ * node:http lazily, for http:// only). One self-signed P-256 certificate for 127.0.0.1, made
+ * with openssl and trusted through NODE_EXTRA_CA_CERTS: the handshakes' CPU, not the network's
+ * round trips, DNS, longer RSA chains, nor the smaller CPU share of a 512 MB Lambda.
  */
 export interface TlsFronts {
   /** The certificate file, for NODE_EXTRA_CA_CERTS. */

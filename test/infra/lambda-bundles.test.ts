@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lambdaBundleOptions } from '#infra/bundling.ts';
+import { LAMBDA_ESBUILD_ARGS, lambdaBundleOptions } from '#infra/bundling.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { httpApiEvent } from '#stand-ins/api-gateway-events.ts';
 
@@ -83,6 +83,31 @@ describe('the sync bundle', () => {
     expect(statSync(bundles.sync.file).size).toBeLessThanOrEqual(SYNC_BUNDLE_BUDGET_BYTES);
   });
 
+  it('stays within it built as the CDK builds it: the esbuild command line, from the project root', async () => {
+    // aws-cdk-lib's NodejsFunction runs esbuild so (aws-lambda-nodejs/lib/bundling.js), with
+    // service-function.ts's options and LAMBDA_ESBUILD_ARGS as `--alias:<name>=<path>`.
+    const outfile = join(dir, 'cli.mjs');
+    await promisify(execFile)(
+      join('node_modules', '.bin', 'esbuild'),
+      [
+        '--bundle',
+        ENTRIES.sync,
+        '--target=node24',
+        '--platform=node',
+        '--format=esm',
+        `--outfile=${outfile}`,
+        '--minify',
+        `--banner:js=${lambdaBundleOptions.banner.js}`,
+        '--main-fields=module,main',
+        ...LAMBDA_ESBUILD_ARGS['--alias'].map((alias) => `--alias:${alias}`),
+        '--log-level=error',
+      ],
+      { cwd: process.cwd() },
+    );
+    expect(statSync(outfile).size).toBeLessThanOrEqual(SYNC_BUNDLE_BUDGET_BYTES);
+    expect(readFileSync(outfile, 'utf8')).not.toContain('defaultProvider::fromSSO');
+  });
+
   it("carries none of the SDK's credential chain beyond the environment", () => {
     const inputs = Object.keys(bundles.sync.metafile.inputs).join('\n');
     for (const absent of [
@@ -113,7 +138,7 @@ describe('the sync bundle', () => {
     }
   });
 
-  it('loads as an ES module and answers through index.handler', async () => {
+  it('loads as an ES module and answers through its exported handler', async () => {
     const health = httpApiEvent({ method: 'GET', target: '/v1/health' });
     await expect(invokeFresh(bundles.sync.file, health)).resolves.toMatchObject({
       statusCode: 200,
