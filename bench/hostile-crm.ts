@@ -37,6 +37,11 @@ export async function benchHostileCrm(quick: boolean): Promise<string[]> {
       runs: n,
     },
     {
+      label: '2 MiB in one-byte chunks',
+      behaviour: { kind: 'tiny-chunks', count: 2 * MiB },
+      runs: quick ? 1 : 5,
+    },
+    {
       label: 'a byte every 50 ms, forever',
       behaviour: { kind: 'drip', intervalMs: 50 },
       runs: quick ? 1 : 3,

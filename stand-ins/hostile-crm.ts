@@ -27,7 +27,18 @@ export type HostileBehaviour =
    * connection, `forged`: raw bytes that a client reusing the connection would read as the
    * answer to its next request.
    */
-  | { readonly kind: 'smuggle'; readonly body: Buffer; readonly forged: string };
+  | { readonly kind: 'smuggle'; readonly body: Buffer; readonly forged: string }
+  /** `count` chunks of one byte each (chunked framing): many tiny reads for the client. */
+  | { readonly kind: 'tiny-chunks'; readonly count: number }
+  /**
+   * `body` for the first request on a connection; a later request on the same connection is
+   * met by closing it unanswered, as a server does that timed the idle connection out just
+   * as the client reused it.
+   */
+  | { readonly kind: 'hang-up-on-reuse'; readonly body: Buffer };
+
+/** How many requests each connection has carried, for 'hang-up-on-reuse'. */
+const requestsOnConnection = new WeakMap<object, number>();
 
 const bombs = new Map<number, Buffer>();
 
@@ -86,6 +97,32 @@ export function respondHostile(behaviour: HostileBehaviour, res: ServerResponse)
       res.socket?.write(behaviour.body);
       setTimeout(() => res.socket?.write(behaviour.forged), 20);
       return;
+    case 'tiny-chunks': {
+      res.writeHead(200, json);
+      const byte = Buffer.from(' ');
+      let sent = 0;
+      const pump = () => {
+        while (sent < behaviour.count && !res.destroyed) {
+          sent++;
+          if (!res.write(byte)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end();
+      };
+      pump();
+      return;
+    }
+    case 'hang-up-on-reuse': {
+      const socket = res.socket;
+      const carried = (socket ? (requestsOnConnection.get(socket) ?? 0) : 0) + 1;
+      if (socket) requestsOnConnection.set(socket, carried);
+      if (carried > 1) {
+        socket?.destroy();
+        return;
+      }
+      res.writeHead(200, { ...json, 'content-length': behaviour.body.length });
+      res.end(behaviour.body);
+      return;
+    }
     case 'reset-mid-body':
       res.writeHead(behaviour.status ?? 200, { ...json, 'content-length': behaviour.body.length });
       res.write(behaviour.body.subarray(0, behaviour.body.length >> 1), () =>

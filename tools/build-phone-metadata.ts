@@ -21,7 +21,7 @@ export const PHONE_METADATA_MODULE = join(
   '../shared/domain/phone-metadata.ts',
 );
 
-/** The metadata version 1.2+ layout keeps a country's formats at index 4 of its array. */
+/** Metadata version 4 (libphonenumber-js 1.2+) keeps a country's formats at index 4 of its array. */
 const FORMATS = 4;
 
 type Metadata = {
@@ -32,6 +32,12 @@ type Metadata = {
 
 /** libphonenumber-js's min metadata, each country's (and non-geographic code's) formats emptied. */
 export function metadataWithoutFormats(metadata: Metadata): Metadata {
+  // The index of `formats` is that of this layout (libphonenumber-js's metadata.js, _getFormats).
+  if (metadata.version !== 4) {
+    throw new Error(
+      `libphonenumber-js metadata version ${String(metadata.version)}, not 4: check where its formats are before stripping them`,
+    );
+  }
   const strip = (plans: Record<string, unknown[]>): Record<string, unknown[]> =>
     Object.fromEntries(
       Object.entries(plans).map(([id, plan]) => [

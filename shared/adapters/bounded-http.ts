@@ -1,25 +1,29 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
+
+/**
+ * An idle kept-alive connection is closed after this long. Node's agent would keep it forever,
+ * while NAT gateways, firewalls and load balancers drop idle connections silently (a NAT gateway
+ * after 350 s), so the next login would write into a dead socket; undici, behind fetch, closes
+ * idle connections after 4 s when the server sends no `Keep-Alive: timeout` of its own.
+ */
+const IDLE_SOCKET_MS = 4_000;
 
 /**
  * Keep-alive agents, one per protocol, shared by every HTTP client of a function instance: the
  * CRM's and the AWS SDK's (functions/sync/aws-clients.ts). A login after the first reuses the
- * connections the first one opened, and a new instance builds one pool, not three.
+ * connections the first one opened, and a new instance builds one pool, not three. (The pool
+ * is per origin, so the SDK's socket timeouts never reach the CRM's sockets.)
  */
 export const KEEP_ALIVE_AGENTS = {
-  http: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
-  https: new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
+  http: new HttpAgent({ keepAlive: true, maxSockets: 50, timeout: IDLE_SOCKET_MS }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 50, timeout: IDLE_SOCKET_MS }),
 } as const;
 
-/** Content codings we ask for and decode (RFC 9110 §8.4.1), outermost last as sent. */
-const DECODERS: Readonly<Record<string, () => Transform>> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
+/** Content codings we ask for and decode (RFC 9110 §8.4.1; x-gzip is gzip, §8.4.1.3). */
+const DECODED = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
 const ACCEPT_ENCODING = 'gzip, deflate, br';
 /** More layers than anyone sends are a way to multiply work, as in undici's CVE-2025-47279 fix. */
 const MAX_CODINGS = 2;
@@ -62,7 +66,25 @@ export interface BoundedRequest {
  * - the signal covers the whole exchange, headers and body.
  * Resolves once the status line and headers are in.
  */
-export function sendBounded(url: URL, init: BoundedRequest): Promise<BoundedResponse> {
+export async function sendBounded(url: URL, init: BoundedRequest): Promise<BoundedResponse> {
+  try {
+    return await sendOnce(url, init);
+  } catch (error) {
+    // A kept-alive connection the server closed as we reused it (its close still in flight, or
+    // the process frozen between two invocations): the request never reached the server, so
+    // it is sent once more, on a new connection, as Node's documentation advises
+    // (https://nodejs.org/api/http.html#requestreusedsocket). The lookup is a read.
+    if (!(error instanceof ReusedSocketClosed) || init.signal.aborted) throw error;
+    return sendOnce(url, init);
+  }
+}
+
+/** A reused connection failed before any answer arrived. */
+class ReusedSocketClosed extends Error {
+  override readonly name = 'ReusedSocketClosed';
+}
+
+function sendOnce(url: URL, init: BoundedRequest): Promise<BoundedResponse> {
   const https = url.protocol === 'https:';
   const body = init.body ?? '';
   return new Promise((resolve, reject) => {
@@ -76,15 +98,25 @@ export function sendBounded(url: URL, init: BoundedRequest): Promise<BoundedResp
       agent: https ? KEEP_ALIVE_AGENTS.https : KEEP_ALIVE_AGENTS.http,
       signal: init.signal,
     });
+    let answered = false;
     // `on`, not `once`: a socket error after the answer arrived must find a listener too (a
     // second settle is a no-op), or it would be thrown as an uncaught exception.
-    request.on('error', reject);
-    request.once('response', (response) => resolve(boundedResponse(response)));
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const closedUnderUs =
+        request.reusedSocket &&
+        !answered &&
+        (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      reject(closedUnderUs ? new ReusedSocketClosed(error.message) : error);
+    });
+    request.once('response', (response) => {
+      answered = true;
+      resolve(boundedResponse(response, init.signal));
+    });
     request.end(init.method === 'POST' ? body : undefined);
   });
 }
 
-function boundedResponse(response: IncomingMessage): BoundedResponse {
+function boundedResponse(response: IncomingMessage, signal: AbortSignal): BoundedResponse {
   // A body never read (a 404, a redirect) can still fail, e.g. reset by the server: the fault
   // belongs to this exchange, never to the process. readCapped listens for itself.
   response.on('error', () => undefined);
@@ -98,56 +130,124 @@ function boundedResponse(response: IncomingMessage): BoundedResponse {
       const value = response.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(', ') : value;
     },
-    readCapped: (maxBytes) => readCapped(response, maxBytes),
+    readCapped: (maxBytes) => readCapped(response, maxBytes, signal),
     abandon: () => {
       if (!complete) response.destroy();
     },
   };
 }
 
-function readCapped(response: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+function readCapped(
+  response: IncomingMessage,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<Buffer | undefined> {
   const codings = (response.headers['content-encoding'] ?? '')
     .split(',')
     .map((c) => c.trim().toLowerCase())
     .filter((c) => c !== '' && c !== 'identity');
-  if (codings.length > MAX_CODINGS || codings.some((c) => DECODERS[c] === undefined)) {
+  if (codings.length > MAX_CODINGS || codings.some((c) => !DECODED.has(c))) {
     response.destroy();
     return Promise.reject(new UndecodableBody('the answer is in a content coding not offered'));
   }
-  // Applied in the reverse of the order listed: the last coding named was applied last.
-  const decoders = codings.reverse().map((c) => (DECODERS[c] as () => Transform)());
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
+    const body = new GrowingBuffer(maxBytes);
+    // Applied in the reverse of the order listed: the last coding named was applied last.
+    const decoders: Transform[] = [];
     let settled = false;
-    // The first outcome wins; any but the body's end drops the connection and the decoders.
+    const onAbort = () => settle({ error: new Error('the deadline passed') });
+    // The first outcome wins; whatever the outcome, the decoders go, and any outcome but the
+    // body's end drops the connection too.
     const settle = (outcome: { body: Buffer | undefined } | { error: Error }) => {
       if (settled) return;
       settled = true;
+      signal.removeEventListener('abort', onAbort);
+      for (const decoder of decoders) decoder.destroy();
       if ('body' in outcome && outcome.body !== undefined) return resolve(outcome.body);
       response.destroy();
-      for (const decoder of decoders) decoder.destroy();
       if ('error' in outcome) reject(outcome.error);
       else resolve(undefined);
     };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     response.once('error', (error) => settle({ error }));
     // A connection closed before the body's end, without an error of its own.
     response.once('close', () => {
       if (!response.complete) settle({ error: new Error('the answer was cut short') });
     });
-    let stream: NodeJS.ReadableStream = response;
-    for (const decoder of decoders) {
-      decoder.once('error', () =>
-        settle({ error: new UndecodableBody('the answer is not valid in its coding') }),
-      );
-      stream = stream.pipe(decoder);
-    }
-    stream.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      total += chunk.length;
-      if (total > maxBytes) settle({ body: undefined });
-      else chunks.push(chunk);
+    const read = (stream: NodeJS.ReadableStream) => {
+      stream.on('data', (chunk: Buffer) => {
+        if (!settled && !body.append(chunk)) settle({ body: undefined });
+      });
+      stream.once('end', () => settle({ body: body.bytes() }));
+    };
+    const layers = [...codings].reverse();
+    if (layers.length === 0) return read(response);
+    // No bytes at all is no valid encoding of anything.
+    response.once('end', () => {
+      if (decoders.length === 0) settle({ error: new UndecodableBody('an empty encoded answer') });
     });
-    stream.once('end', () => settle({ body: Buffer.concat(chunks, total) }));
+    // The first layer's decoder is chosen by the first bytes (deflate may come raw).
+    response.once('data', (first: Buffer) => {
+      let stream: NodeJS.ReadableStream = response;
+      for (const coding of layers) {
+        const decoder = decoderFor(coding, stream === response ? first : undefined);
+        decoder.once('error', () =>
+          settle({ error: new UndecodableBody('the answer is not valid in its coding') }),
+        );
+        decoders.push(decoder);
+        stream = stream.pipe(decoder);
+      }
+      (decoders[0] as Transform).write(first);
+      read(stream);
+    });
   });
+}
+
+/**
+ * The decoder of one content coding. `deflate` is the zlib format (RFC 9110 §8.4.1.2), which
+ * some servers send raw instead; as undici does, a first byte that is no zlib header (its low
+ * nibble, the method, is not 8) is read as raw deflate.
+ */
+function decoderFor(coding: string, first: Buffer | undefined): Transform {
+  if (coding === 'br') return createBrotliDecompress();
+  if (coding === 'deflate') {
+    const raw = first !== undefined && first.length > 0 && ((first[0] as number) & 0x0f) !== 8;
+    return raw ? createInflateRaw() : createInflate();
+  }
+  return createGunzip();
+}
+
+/**
+ * The body's bytes in one buffer that doubles as it fills, up to the cap. Keeping each chunk
+ * instead would let a server that sends a million one-byte chunks make a 1 MiB cap cost
+ * hundreds of megabytes of Buffer objects.
+ */
+class GrowingBuffer {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(private readonly maxBytes: number) {
+    this.buffer = Buffer.allocUnsafe(Math.min(maxBytes, 16 * 1024));
+  }
+
+  /** False once the bytes would pass the cap (nothing is kept of that chunk). */
+  append(chunk: Buffer): boolean {
+    const needed = this.length + chunk.length;
+    if (needed > this.maxBytes) return false;
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(this.maxBytes, Math.max(needed, this.buffer.length * 2)),
+      );
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    chunk.copy(this.buffer, this.length);
+    this.length = needed;
+    return true;
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
 }

@@ -115,7 +115,14 @@ function wallClockAsUtc(
 export function endOfSyncDay(now: Date, timeZone: string): Date {
   const nowMs = now.getTime();
   if (Number.isNaN(nowMs)) throw new RangeError('endOfSyncDay: now is an invalid date');
-  if (timeZone === UTC) return new Date((Math.floor(nowMs / DAY_MS) + 1) * DAY_MS);
+  if (timeZone === UTC) {
+    const end = new Date((Math.floor(nowMs / DAY_MS) + 1) * DAY_MS);
+    // The last day JavaScript dates reach has no next day to end at, in any zone.
+    if (Number.isNaN(end.getTime())) {
+      throw new RangeError(`endOfSyncDay: no day boundary found after ${now.toISOString()}`);
+    }
+    return end;
+  }
   const formatter = formatterFor(timeZone);
   const local = localTime(formatter, nowMs);
   const today = dateKey(local);

@@ -1,4 +1,4 @@
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCrm } from '#shared/adapters/http-crm.ts';
 import { CrmFailure } from '#shared/domain/ports.ts';
@@ -44,10 +44,15 @@ describe('content codings', () => {
     ['gzip', gzipSync(record)],
     ['x-gzip', gzipSync(record)],
     ['deflate', deflateSync(record)],
+    ['deflate sent raw, without its zlib header (as some servers do)', deflateRawSync(record)],
     ['br', brotliCompressSync(record)],
     ['gzip, br', brotliCompressSync(gzipSync(record))],
   ])('a record sent as %s is decoded', async (coding, body) => {
-    crm.behave({ kind: 'encoded', coding, body });
+    crm.behave({
+      kind: 'encoded',
+      coding: coding.startsWith('deflate') ? 'deflate' : coding,
+      body,
+    });
     await expect(client().find(ada)).resolves.toMatchObject({ id: ADA_LOVELACE.id });
   });
 
@@ -68,13 +73,38 @@ describe('content codings', () => {
     ['three layers', 'gzip, gzip, gzip', gzipSync(gzipSync(gzipSync(record)))],
     ['gzip that is not gzip', 'gzip', record],
     ['a gzip cut short', 'gzip', gzipSync(record).subarray(0, 12)],
+    ['an empty gzip body', 'gzip', Buffer.alloc(0)],
   ])('%s is an invalid answer', async (_case, coding, body) => {
     crm.behave({ kind: 'encoded', coding, body });
     expect((await failure(client().find(ada))).reason).toBe('invalid_response');
   });
 });
 
+describe('many small reads', () => {
+  it('forty thousand one-byte chunks stop at the cap, kept in one buffer', async () => {
+    crm.behave({ kind: 'tiny-chunks', count: 40_000 });
+    const small = new HttpCrm({
+      url: crm.url,
+      apiKey: async () => TEST_SECRETS.crmApiKey,
+      timeoutMs: 5_000,
+      maxResponseBytes: 16 * 1024,
+    });
+    expect((await failure(small.find(ada))).reason).toBe('too_large');
+  });
+});
+
 describe('connections', () => {
+  it('a kept-alive connection the CRM closes as it is reused: the lookup is sent again on a new one', async () => {
+    crm.behave({ kind: 'hang-up-on-reuse', body: record });
+    const lookup = client();
+    await expect(lookup.find(ada)).resolves.toMatchObject({ id: ADA_LOVELACE.id });
+    const [connections, requests] = [crm.connections(), crm.requests.length];
+    await expect(lookup.find(ada)).resolves.toMatchObject({ id: ADA_LOVELACE.id });
+    // Two requests: the one the closing connection swallowed, and its retry on a new connection.
+    expect(crm.requests.length - requests).toBe(2);
+    expect(crm.connections() - connections).toBe(1);
+  });
+
   it('lookups one after another share one kept-alive connection', async () => {
     crm.behave({ body: { id: ADA_LOVELACE.id } });
     const lookup = client();

@@ -34,6 +34,12 @@ describe('the UTC sync day', () => {
     );
   });
 
+  it('has no end on the last day a date can hold, as the time zone database has none', () => {
+    const last = new Date(MAX_DATE_MS);
+    expect(() => endOfSyncDay(last, 'Etc/UTC')).toThrow(RangeError);
+    expect(() => endOfSyncDay(last, 'UTC')).toThrow(RangeError);
+  });
+
   it('never builds an Intl.DateTimeFormat: not to check the zone, nor to end the day', () => {
     const formats = vi.spyOn(Intl, 'DateTimeFormat');
     expect(isValidTimeZone('UTC')).toBe(true);
