@@ -46,7 +46,7 @@ process.stdout.write('\\n' + JSON.stringify({ answeredMs: t2, invokedAtUs, impor
 process.exit(0);
 `;
 
-interface Run {
+export interface Run {
   /** Spawn to exit, as the parent sees it: adds the OS's process creation and teardown. */
   readonly wallMs: number;
   /** The child's time origin (its start) to the first answer: Node's bootstrap, init, request. */
@@ -57,7 +57,7 @@ interface Run {
   readonly invokedAtUs: number;
 }
 
-type Transport = 'HTTP' | 'HTTPS';
+export type Transport = 'HTTP' | 'HTTPS';
 
 /**
  * Load + first signed POST /v1/sync of the sync bundle, as a whole process, against a one-line
@@ -73,12 +73,55 @@ export async function benchColdRequest(
   dir: string,
   runs: number,
 ): Promise<string[]> {
+  const services = await startColdServices(dir);
+  try {
+    const contenders: Record<string, string> = {
+      'one-line handler': bundles.oneLiner,
+      ...(bundles.before ? { before: bundles.before['functions/sync/handler.ts'] } : {}),
+      after: bundles.after['functions/sync/handler.ts'],
+    };
+    const results = await measureColdRequests(services, contenders, runs);
+    const lines = [
+      `## Sync Lambda cold start: a new process loads the bundle and answers one signed POST /v1/sync (p50 of ${runs}, alternating)`,
+      ...coldReport(results, 'HTTP', 'over plain HTTP (the stand-ins as they are)'),
+      ...coldReport(
+        results,
+        'HTTPS',
+        'over loopback HTTPS, as deployed talks (a TLS handshake per service: its CPU, no network time)',
+      ),
+    ];
+    if (!bundles.before) {
+      lines.push(
+        `  before (${COLD_START_BASELINE_COMMIT}): not measured, ${bundles.beforeMissing}`,
+      );
+    }
+    return [...lines, ...(await profileOnce(dir, services.runner, services.envs.HTTP))];
+  } finally {
+    await services.close();
+  }
+}
+
+export interface ColdServices {
+  /** The script that plays Lambda's runtime in each measured process. */
+  readonly runner: string;
+  /** The sync function's environment, its services reached over each transport. */
+  readonly envs: Readonly<Record<Transport, Record<string, string>>>;
+  close(): Promise<void>;
+}
+
+/** dynalite and the demo CRM (a worker thread), Secrets Manager, and TLS fronts for them. */
+export async function startColdServices(dir: string): Promise<ColdServices> {
   const services = await startServicesThread();
   const secrets = await startSecretsManagerServer({
     [SIGNING_ARN]: SIGNING_SECRET,
     [CRM_KEY_ARN]: services.crm.apiKey,
   });
   let tls: TlsFronts | undefined;
+  const close = async () => {
+    await tls?.close();
+    await secrets.close();
+    await services.close();
+  };
   try {
     tls = await startTlsFronts(dir);
     await ensureStampTable(services.client(), TABLE);
@@ -98,48 +141,41 @@ export async function benchColdRequest(
         NODE_EXTRA_CA_CERTS: tls.caFile,
       }),
     };
-    const contenders: Record<string, string> = {
-      'one-line handler': bundles.oneLiner,
-      ...(bundles.before ? { before: bundles.before['functions/sync/handler.ts'] } : {}),
-      after: bundles.after['functions/sync/handler.ts'],
-    };
-    const results = new Map<string, Run[]>();
-    let user = 0;
-    // A first round warms the services (dynalite, the servers, the TLS fronts) and the file
-    // cache, and is not counted; the contenders' order turns each round, so none always runs
-    // first or right after another.
-    const names = Object.keys(contenders);
-    for (let i = -1; i < runs; i++) {
-      const shift = Math.max(i, 0) % names.length;
-      const order = [...names.slice(shift), ...names.slice(0, shift)];
-      for (const transport of ['HTTP', 'HTTPS'] as const) {
-        for (const name of order) {
-          const run = await runOnce(runner, contenders[name] as string, envs[transport], ++user);
-          const key = `${transport} ${name}`;
-          if (i >= 0) results.set(key, [...(results.get(key) ?? []), run]);
-        }
+    return { runner, envs, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * `runs` cold requests of each contender (name → bundle file) over each transport, keyed
+ * "<transport> <name>". A first round warms the services (dynalite, the servers, the TLS
+ * fronts) and the file cache, and is not counted; the contenders' order turns each round, so
+ * none always runs first or right after another.
+ */
+export async function measureColdRequests(
+  services: ColdServices,
+  contenders: Readonly<Record<string, string>>,
+  runs: number,
+  transports: readonly Transport[] = ['HTTP', 'HTTPS'],
+): Promise<Map<string, Run[]>> {
+  const results = new Map<string, Run[]>();
+  const names = Object.keys(contenders);
+  let user = 0;
+  for (let i = -1; i < runs; i++) {
+    const shift = Math.max(i, 0) % names.length;
+    const order = [...names.slice(shift), ...names.slice(0, shift)];
+    for (const transport of transports) {
+      for (const name of order) {
+        const file = contenders[name] as string;
+        const run = await runOnce(services.runner, file, services.envs[transport], ++user);
+        const key = `${transport} ${name}`;
+        if (i >= 0) results.set(key, [...(results.get(key) ?? []), run]);
       }
     }
-    const lines = [
-      `## Sync Lambda cold start: a new process loads the bundle and answers one signed POST /v1/sync (p50 of ${runs}, alternating)`,
-      ...report(results, 'HTTP', 'over plain HTTP (the stand-ins as they are)'),
-      ...report(
-        results,
-        'HTTPS',
-        'over loopback HTTPS, as deployed talks (a TLS handshake per service: its CPU, no network time)',
-      ),
-    ];
-    if (!bundles.before) {
-      lines.push(
-        `  before (${COLD_START_BASELINE_COMMIT}): not measured, ${bundles.beforeMissing}`,
-      );
-    }
-    return [...lines, ...(await profileOnce(dir, runner, envs.HTTP))];
-  } finally {
-    await tls?.close();
-    await secrets.close();
-    await services.close();
   }
+  return results;
 }
 
 /** The sync function's environment as deployed, with `where` pointing at this machine's services. */
@@ -207,16 +243,24 @@ async function runOnce(
   return { wallMs, ...child };
 }
 
-function report(results: Map<string, Run[]>, transport: Transport, title: string): string[] {
+/** One line per contender measured over `transport`, its ratio to the one-line handler's. */
+export function coldReport(
+  results: Map<string, Run[]>,
+  transport: Transport,
+  title: string,
+): string[] {
   const p50 = (list: readonly Run[], field: keyof Run) => summarise(list.map((r) => r[field])).p50;
   const of = (name: string) => results.get(`${transport} ${name}`) ?? [];
   const base = of('one-line handler');
   const [answeredBase, wallBase] = [p50(base, 'answeredMs'), p50(base, 'wallMs')];
   const f = (n: number) => n.toFixed(1).padStart(6);
   const lines = [`  ${title}:`];
-  for (const name of ['one-line handler', 'before', 'after']) {
+  const prefix = `${transport} `;
+  const names = [...results.keys()]
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
+  for (const name of names) {
     const list = of(name);
-    if (list.length === 0) continue;
     lines.push(
       `    ${name.padEnd(17)} start to answer ${f(p50(list, 'answeredMs'))} ms (import ${f(p50(list, 'importMs'))}, first request ${f(p50(list, 'firstMs'))})  ratio ${(p50(list, 'answeredMs') / answeredBase).toFixed(2)}   spawn to exit ${f(p50(list, 'wallMs'))} ms, ratio ${(p50(list, 'wallMs') / wallBase).toFixed(2)}`,
     );
