@@ -11,5 +11,5 @@ export const handler = buildSyncApi(
     dynamodb: new DynamoDBClient(LOGIN_PATH_AWS_CLIENT_OPTIONS),
     secretsManager: new SecretsManagerClient(LOGIN_PATH_AWS_CLIENT_OPTIONS),
   },
-  { readSecretsNow: true },
+  { warmUp: true },
 );

@@ -40,6 +40,9 @@ const BATCH_GET_BASE_DELAY_MS = 50;
 export const SIGNATURE_KEY_PREFIX = '#signature#';
 
 /** One item per user: the last CRM answer and, while a lookup is in flight, its lease. */
+/** The key `warmUp` reads: never an item, since no user id starts with `#`. */
+const WARM_UP_KEY = '#warm-up';
+
 export class DynamoDbStampStore implements StampStore, StampReader, SignatureLedger {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
@@ -51,6 +54,17 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
     this.tableName = options.tableName;
     this.retentionSeconds = options.retentionDays * 86_400;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * Readies the table's connection and the client's first-call work (credentials, endpoint,
+   * signing, TLS) before any login needs it: a read of a key no user has (no Auth0 user id
+   * starts with `#`, sync-request.ts), at half a read unit. Never rejects.
+   */
+  async warmUp(): Promise<void> {
+    await this.client
+      .send(new GetItemCommand({ TableName: this.tableName, Key: { user_id: { S: WARM_UP_KEY } } }))
+      .catch(() => undefined);
   }
 
   async get(userId: string, options?: { consistent?: boolean }): Promise<StampEntry | undefined> {
