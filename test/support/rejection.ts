@@ -1,4 +1,5 @@
 import { ManagementError } from 'auth0';
+import { CrmFailure } from '#shared/domain/ports.ts';
 
 /** The error a call failed with; fails the test when the call succeeded. */
 export async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -14,5 +15,12 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
 export async function rejection(promise: Promise<unknown>): Promise<ManagementError> {
   const error = await failure(promise);
   if (error instanceof ManagementError) return error;
+  throw error;
+}
+
+/** The CrmFailure a CRM lookup failed with; fails the test on success or on any other error. */
+export async function crmFailure(lookup: Promise<unknown>): Promise<CrmFailure> {
+  const error = await failure(lookup);
+  if (error instanceof CrmFailure) return error;
   throw error;
 }

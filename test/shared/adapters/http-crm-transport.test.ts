@@ -1,10 +1,11 @@
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCrm } from '#shared/adapters/http-crm.ts';
-import { CrmFailure } from '#shared/domain/ports.ts';
+import type { CrmFailure } from '#shared/domain/ports.ts';
 import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
 import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
+import { crmFailure } from '#test/support/rejection.ts';
 
 /**
  * The CRM's HTTP exchange on node:http (shared/adapters/bounded-http.ts) where it differs from
@@ -22,14 +23,7 @@ const client = () =>
     maxResponseBytes: 64 * 1024,
   });
 
-async function failure(lookup: Promise<unknown>): Promise<CrmFailure> {
-  const error = await lookup.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CrmFailure);
-  return error as CrmFailure;
-}
+const failure = crmFailure;
 
 beforeAll(async () => {
   crm = await startHostileCrm();

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrmKeyReadTimeout, HttpCrm } from '#shared/adapters/http-crm.ts';
-import { CrmFailure } from '#shared/domain/ports.ts';
 import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
 import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { gzipBomb } from '#stand-ins/hostile-crm.ts';
 import { TEST_SECRETS } from '#test/support/pii.ts';
+import { crmFailure } from '#test/support/rejection.ts';
 
 const MiB = 1024 * 1024;
 const ada = { kind: 'phone', e164: ADA_LOVELACE.phone } as const;
@@ -21,14 +21,7 @@ const client = (options: { timeoutMs?: number; maxResponseBytes?: number } = {})
     clock: () => NOW,
   });
 
-async function failure(lookup: Promise<unknown>): Promise<CrmFailure> {
-  const error = await lookup.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CrmFailure);
-  return error as CrmFailure;
-}
+const failure = crmFailure;
 
 beforeAll(async () => {
   gzipBomb(300 * MiB); // built once here, not inside the lookup's deadline
