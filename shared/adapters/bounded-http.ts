@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
+import { GrowingBuffer } from './capped-body.ts';
 
 /**
  * An idle kept-alive connection is closed after this long. Node's agent would keep it forever,
@@ -216,38 +217,4 @@ function decoderFor(coding: string, first: Buffer | undefined): Transform {
     return raw ? createInflateRaw() : createInflate();
   }
   return createGunzip();
-}
-
-/**
- * The body's bytes in one buffer that doubles as it fills, up to the cap. Keeping each chunk
- * instead would let a server that sends a million one-byte chunks make a 1 MiB cap cost
- * hundreds of megabytes of Buffer objects.
- */
-class GrowingBuffer {
-  private buffer: Buffer;
-  private length = 0;
-
-  constructor(private readonly maxBytes: number) {
-    this.buffer = Buffer.allocUnsafe(Math.min(maxBytes, 16 * 1024));
-  }
-
-  /** False once the bytes would pass the cap (nothing is kept of that chunk). */
-  append(chunk: Buffer): boolean {
-    const needed = this.length + chunk.length;
-    if (needed > this.maxBytes) return false;
-    if (needed > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(
-        Math.min(this.maxBytes, Math.max(needed, this.buffer.length * 2)),
-      );
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    chunk.copy(this.buffer, this.length);
-    this.length = needed;
-    return true;
-  }
-
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
 }
