@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { exampleSettings, type StackConfig } from './config.ts';
 import { ActionInstallation } from './constructs/action-installation.ts';
 import { Backfill } from './constructs/backfill.ts';
+import { CrmEvents } from './constructs/crm-events.ts';
 import { Governance } from './constructs/governance.ts';
 import { LogQueries } from './constructs/log-queries.ts';
 import { Monitoring } from './constructs/monitoring.ts';
@@ -46,8 +47,17 @@ export class CrmSyncStack extends Stack {
       secrets,
       governance,
     });
+    const crmEvents = new CrmEvents(this, 'CrmEvents', {
+      config,
+      table: stamps.table,
+      secrets,
+      governance,
+      api: sync,
+      users: backfill.queue,
+    });
     const functions: Record<string, import('aws-cdk-lib/aws-lambda').IFunction> = {
       Sync: sync.handler,
+      CrmEvents: crmEvents.handler,
       BackfillWorker: backfill.worker,
       BackfillOrchestrator: backfill.orchestrator,
     };
@@ -70,10 +80,12 @@ export class CrmSyncStack extends Stack {
       functions,
       deadLetterQueues: { BackfillDeadLetters: backfill.deadLetterQueue },
       backfill: { runs: backfill.stateMachine, users: backfill.queue },
+      crmEvents: true,
       alarmEmail: config.alarmEmail,
     });
     new LogQueries(this, 'LogQueries', {
       api: sync.handler.logs,
+      crmEvents: crmEvents.handler.logs,
       worker: backfill.worker.logs,
       orchestrator: backfill.orchestrator.logs,
     });
@@ -90,6 +102,16 @@ export class CrmSyncStack extends Stack {
     new CfnOutput(this, 'SetAuth0CredentialsCommand', {
       description: 'The M2M application used by the backfill and the Action installer',
       value: `aws secretsmanager put-secret-value --secret-id ${secrets.auth0.secretArn} --secret-string "{\\"clientId\\":\\"$AUTH0_CLIENT_ID\\",\\"clientSecret\\":\\"$AUTH0_CLIENT_SECRET\\"}"`,
+    });
+    new CfnOutput(this, 'CrmEventsUrl', {
+      value: crmEvents.url,
+      description: "The CRM webhook's URL (README: CRM change events)",
+    });
+    new CfnOutput(this, 'CrmWebhookSecretArn', { value: secrets.crmWebhook.secretArn });
+    new CfnOutput(this, 'ReadCrmWebhookSecretCommand', {
+      description:
+        'The CRM webhook\'s signing key is the \'current\' value; to use one the CRM issues, put-secret-value {"current":"..."}',
+      value: `aws secretsmanager get-secret-value --secret-id ${secrets.crmWebhook.secretArn} --query SecretString --output text`,
     });
     new CfnOutput(this, 'ReadSigningSecretCommand', {
       description: "The Action's SYNC_SIGNING_SECRET is the 'current' value",

@@ -1,23 +1,37 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { CRM_EVENTS_ROUTE } from '#functions/crm-events/app.ts';
+import { buildCrmEventsApi } from '#functions/crm-events/build.ts';
 import { buildSyncApi } from '#functions/sync/build.ts';
 import { loadLocalPort, loadSyncServiceConfig, type SyncServiceConfig } from '#shared/config.ts';
+import { loadCrmEventsConfig } from '#shared/crm-events-config.ts';
+import type { UserQueue } from '#shared/domain/ports.ts';
 import { serveApiGateway } from '#stand-ins/api-gateway.ts';
-import { DEMO_CRM_API_KEY, startDemoCrm } from '#stand-ins/demo-crm.ts';
+import { DEMO_CRM_API_KEY, type DemoCrm, startDemoCrm } from '#stand-ins/demo-crm.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
 import { ensureStampTable } from '#stand-ins/stamp-table.ts';
-import { DEFAULT_DATA_DIR, localSigningSecret } from './dev-secret.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEMO_CRM_URL_FILE,
+  localMatchKeyHashSecret,
+  localSigningSecret,
+  localWebhookSecret,
+} from './dev-secret.ts';
 
 export const LOCAL_TABLE_NAME = 'crm-sync-stamps';
 
 export interface LocalStack {
   readonly url: string;
   readonly secret: string;
+  /** CRM_WEBHOOK_SECRET: what POST /v1/crm-events checks X-Crm-Signature with. */
+  readonly webhookSecret: string;
   readonly config: SyncServiceConfig;
   readonly dataDir: string;
   /** The demo CRM's URL, when CRM_URL did not point elsewhere. */
   readonly demoCrmUrl: string | undefined;
+  /** The demo CRM itself (to change contacts), when CRM_URL did not point elsewhere. */
+  readonly demoCrm: DemoCrm | undefined;
   /** The persisted DynamoDB folder, or undefined when running in memory. */
   readonly dynamoPath: string | undefined;
   close(): Promise<void>;
@@ -29,12 +43,19 @@ export interface LocalStack {
  */
 export async function startLocalStack(
   env: Readonly<Record<string, string | undefined>>,
-  options: { persist?: boolean; port?: number } = {},
+  options: {
+    persist?: boolean;
+    port?: number;
+    /** Where CRM change events queue affected users; none by default (stamps are marked only). */
+    resyncQueue?: UserQueue;
+  } = {},
 ): Promise<LocalStack> {
   // Read before anything starts: a bad PORT fails here, not after dynalite and the demo CRM.
   const port = options.port ?? loadLocalPort(env);
   const dataDir = resolve(env.LOCAL_DATA_DIR ?? DEFAULT_DATA_DIR);
   const secret = localSigningSecret(env, dataDir);
+  const webhookSecret = localWebhookSecret(env, dataDir);
+  const matchKeyHashSecret = localMatchKeyHashSecret(env, dataDir);
   const demoCrm = env.CRM_URL
     ? undefined
     : await startDemoCrm({ apiKey: env.CRM_API_KEY ?? DEMO_CRM_API_KEY });
@@ -50,18 +71,40 @@ export async function startLocalStack(
     SYNC_SIGNING_SECRET: secret,
     CRM_URL: env.CRM_URL ?? demoCrm?.url,
     CRM_API_KEY: env.CRM_API_KEY ?? DEMO_CRM_API_KEY,
+    MATCH_KEY_HASH_SECRET: matchKeyHashSecret,
   });
   const logger = new Logger({
     serviceName: 'crm-sync',
     logLevel: (env.LOG_LEVEL ?? 'INFO') as 'INFO',
   });
-  const api = await serveApiGateway(buildSyncApi(config, { dynamodb, logger }), { port });
+  const sync = buildSyncApi(config, { dynamodb, logger });
+  const events = buildCrmEventsApi(
+    loadCrmEventsConfig({
+      ...env,
+      TABLE_NAME: LOCAL_TABLE_NAME,
+      CRM_WEBHOOK_SECRET: webhookSecret,
+      MATCH_KEY_HASH_SECRET: matchKeyHashSecret,
+      BACKFILL_QUEUE_URL: undefined,
+    }),
+    { dynamodb, logger, queue: options.resyncQueue },
+  );
+  // As the deployed API routes it: POST /v1/crm-events to its own function, the rest to sync's.
+  const api = await serveApiGateway(
+    (event, context) =>
+      event.rawPath === CRM_EVENTS_ROUTE ? events(event, context) : sync(event, context),
+    { port },
+  );
+  if (demoCrm && options.persist !== false) {
+    writeFileSync(join(dataDir, DEMO_CRM_URL_FILE), `${demoCrm.changeUrl}\n`);
+  }
   return {
     url: api.url,
     secret,
+    webhookSecret,
     config,
     dataDir,
     demoCrmUrl: demoCrm?.url,
+    demoCrm,
     dynamoPath,
     async close() {
       await api.close();

@@ -42,10 +42,12 @@ export interface SyncServiceConfig extends StampReadConfig {
   readonly rateLimitBurst: number;
   /** ALLOWED_SOURCE_IPS: the networks that may call the API; undefined lets everyone call. */
   readonly allowedSources?: SourceNetworks | undefined;
+  /** MATCH_KEY_HASH_SECRET: keys the match-key hash on stamps; none writes no hash. */
+  readonly matchKeyHashSecret?: SecretSetting | undefined;
 }
 
 // One message for every way a number is wrong, so it always says what is accepted.
-const int = (min: number, max: number, fallback: number) => {
+export const int = (min: number, max: number, fallback: number) => {
   const accepted = `must be a whole number from ${min} to ${max}`;
   return z._default(
     z.coerce
@@ -56,7 +58,7 @@ const int = (min: number, max: number, fallback: number) => {
 };
 
 // An empty variable counts as unset: CloudFormation and shells both produce them.
-const optionalText = z.pipe(
+export const optionalText = z.pipe(
   z.transform((value: unknown) =>
     typeof value === 'string' && value.trim() === '' ? undefined : value,
   ),
@@ -120,6 +122,8 @@ const environment = z
     SECRETS_MAX_AGE_SECONDS: int(0, 86_400, 300),
     RATE_LIMIT_PER_SECOND: int(0, 1_000_000, 0),
     ALLOWED_SOURCE_IPS: optionalText,
+    MATCH_KEY_HASH_SECRET: optionalText,
+    MATCH_KEY_HASH_SECRET_ARN: optionalText,
     RATE_LIMIT_BURST: z.optional(
       z.coerce
         .number({ error: 'must be a whole number of at least 1' })
@@ -238,6 +242,10 @@ export function loadSyncServiceConfig(
     rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
     rateLimitBurst: e.RATE_LIMIT_BURST ?? Math.max(1, e.RATE_LIMIT_PER_SECOND * 2),
     allowedSources,
+    matchKeyHashSecret:
+      e.MATCH_KEY_HASH_SECRET || e.MATCH_KEY_HASH_SECRET_ARN
+        ? secretSetting(e.MATCH_KEY_HASH_SECRET, e.MATCH_KEY_HASH_SECRET_ARN)
+        : undefined,
   };
 }
 
@@ -273,7 +281,10 @@ function stampReadConfigOf(
   };
 }
 
-function secretSetting(inline: string | undefined, secretId: string | undefined): SecretSetting {
+export function secretSetting(
+  inline: string | undefined,
+  secretId: string | undefined,
+): SecretSetting {
   return inline
     ? { source: 'inline', value: inline }
     : { source: 'secrets-manager', secretId: secretId ?? '' };

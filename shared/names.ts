@@ -16,8 +16,19 @@ export function metricsNamespace(stackName: string): string {
   return `${METRICS_NAMESPACE}/${stackName}`;
 }
 
-/** The stamp table's key and TTL attribute: one item per user (shared/adapters/dynamodb-stamps.ts). */
-export const STAMP_TABLE = { partitionKey: 'user_id', ttlAttribute: 'expires_at' } as const;
+/**
+ * The stamp table's key, TTL attribute and indexes: one item per user
+ * (shared/adapters/dynamodb-stamps.ts). The two indexes find the stamps a CRM change event
+ * concerns (shared/adapters/dynamodb-crm-events.ts): by the CRM id a stamp links to, and by the
+ * keyed hash of the match key it was answered for. Both are sparse (only items with the
+ * attribute) and project the key alone.
+ */
+export const STAMP_TABLE = {
+  partitionKey: 'user_id',
+  ttlAttribute: 'expires_at',
+  linkIndex: { indexName: 'by-crm-id', partitionKey: 'linked_crm_id' },
+  matchIndex: { indexName: 'by-match-hash', partitionKey: 'match_hash' },
+} as const;
 
 /**
  * The stamp table's key of the backfill's run lock, the one item that says which run may export

@@ -32,11 +32,18 @@ export async function ensureStampTable(
   client: DynamoDBClient,
   tableName: string,
   readiness: TableReadiness = {},
-): Promise<'existing' | 'created' | 'recovered'> {
+): Promise<'existing' | 'created' | 'recovered' | 'upgraded'> {
   const { stuckAfterMs = 1_000, timeoutMs = 10_000, pollMs = 20 } = readiness;
   const found = await settle(client, tableName, stuckAfterMs, pollMs);
-  if (found.status === 'ACTIVE') return 'existing';
-  if (found.status !== undefined) {
+  const indexed = INDEXES.every((name) => found.indexNames.includes(name));
+  if (found.status === 'ACTIVE' && indexed) return 'existing';
+  if (found.status === 'ACTIVE') {
+    // A table of a version before CRM change events, without their indexes. dynalite accepts
+    // an UpdateTable that creates an index but never builds it, so the table is made anew: its
+    // items are stamps, a cache of the CRM that the next logins fill again.
+    await client.send(new DeleteTableCommand({ TableName: tableName }));
+    await waitFor(client, tableName, undefined, timeoutMs, pollMs);
+  } else if (found.status !== undefined) {
     const payPerRequest = found.billingMode === 'PAY_PER_REQUEST';
     await client.send(
       new UpdateTableCommand({
@@ -57,27 +64,46 @@ export async function ensureStampTable(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: STAMP_TABLE.partitionKey, AttributeType: 'S' }],
+      AttributeDefinitions: [STAMP_TABLE, STAMP_TABLE.linkIndex, STAMP_TABLE.matchIndex].map(
+        (key) => ({ AttributeName: key.partitionKey, AttributeType: 'S' }),
+      ),
       KeySchema: [{ AttributeName: STAMP_TABLE.partitionKey, KeyType: 'HASH' }],
+      // As infra/constructs/stamp-table.ts defines them: sparse, keys only.
+      GlobalSecondaryIndexes: [STAMP_TABLE.linkIndex, STAMP_TABLE.matchIndex].map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      })),
     }),
   );
   await waitFor(client, tableName, 'ACTIVE', timeoutMs, pollMs);
+  if (found.status === 'ACTIVE') return 'upgraded';
   return found.status === undefined ? 'created' : 'recovered';
 }
+
+const INDEXES: readonly string[] = [
+  STAMP_TABLE.linkIndex.indexName,
+  STAMP_TABLE.matchIndex.indexName,
+];
 
 interface TableState {
   /** undefined: no such table. */
   readonly status: string | undefined;
   readonly billingMode: string | undefined;
+  readonly indexNames: readonly string[];
 }
 
 async function describe(client: DynamoDBClient, tableName: string): Promise<TableState> {
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return { status: Table?.TableStatus, billingMode: Table?.BillingModeSummary?.BillingMode };
+    return {
+      status: Table?.TableStatus,
+      billingMode: Table?.BillingModeSummary?.BillingMode,
+      indexNames: (Table?.GlobalSecondaryIndexes ?? []).flatMap((i) => i.IndexName ?? []),
+    };
   } catch (error) {
     if (error instanceof ResourceNotFoundException) {
-      return { status: undefined, billingMode: undefined };
+      return { status: undefined, billingMode: undefined, indexNames: [] };
     }
     throw error;
   }

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { ManagementClient } from 'auth0';
 import { AdaptivePace, FixedPace, type WritePace } from '#shared/adapters/adaptive-pace.ts';
 import { Auth0ProfileWriter } from '#shared/adapters/auth0-profile-writer.ts';
+import { Auth0UserReader } from '#shared/adapters/auth0-user-reader.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
 import {
   buildSyncService,
@@ -59,6 +60,7 @@ export function buildBackfillWorker(
         sync: new BackfillUserSync({
           service,
           writer: new Auth0ProfileWriter(client, writes),
+          reader: new Auth0UserReader(client, writes),
           requestPolicy: {
             matchKeys: config.matchKeys,
             defaultPhoneCountry: config.defaultPhoneCountry,

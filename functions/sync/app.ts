@@ -16,8 +16,8 @@ import {
 } from '#shared/domain/sync-request.ts';
 import { toSyncResponse } from '#shared/domain/sync-response.ts';
 import { explainUser } from '#shared/domain/user-explanation.ts';
-import type { HttpResult } from './http.ts';
-import { json } from './http.ts';
+import type { HttpResult } from '#shared/http/http.ts';
+import { json } from '#shared/http/http.ts';
 import {
   bodyLimit,
   contractErrors,
@@ -29,9 +29,9 @@ import {
   router,
   signedRequest,
   throttle,
-} from './middleware.ts';
-import { type RequestTrace, requestLog } from './request-log.ts';
-import { sourceAllowList } from './source-allow-list.ts';
+} from '#shared/http/middleware.ts';
+import { type RequestTrace, requestLog } from '#shared/http/request-log.ts';
+import { sourceAllowList } from '#shared/http/source-allow-list.ts';
 
 export interface SyncApiDependencies {
   readonly service: SyncService;

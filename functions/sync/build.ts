@@ -6,8 +6,8 @@ import { createSyncApi } from './app.ts';
 export interface SyncApiOptions {
   /**
    * Start now, all at once, what the first login would otherwise do one after the other: read
-   * both secrets (the signing secret before the signature check, the CRM key before the CRM
-   * call) and open the stamp table's connection (DynamoDbStampStore.warmUp). The Lambda's init,
+   * the secrets (the signing secret before the signature check, the CRM key before the CRM
+   * call, the match-key hash key before the stamp's write) and open the stamp table's connection (DynamoDbStampStore.warmUp). The Lambda's init,
    * where the three overlap each other's round trips and TLS handshakes: over loopback HTTPS the
    * first login answers about 30 ms sooner (`npm run bench -- --only=cold`). A secret read that
    * fails here is tried again by the request that needs it, which reports it.
@@ -21,10 +21,13 @@ export function buildSyncApi(
   clients: SyncServiceClients,
   options: SyncApiOptions = {},
 ) {
-  const { service, logger, secret, stamps, crmApiKey } = buildSyncService(config, clients);
+  const { service, logger, secret, stamps, crmApiKey, matchKeySecret } = buildSyncService(
+    config,
+    clients,
+  );
   const signing = secret(config.signingSecret, parseSigningSecrets);
   if (options.warmUp) {
-    for (const value of [signing, crmApiKey]) value.get().catch(() => undefined);
+    for (const value of [signing, crmApiKey, matchKeySecret]) value?.get().catch(() => undefined);
     void stamps.warmUp();
   }
   return createSyncApi({

@@ -28,6 +28,7 @@ import {
 import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
+import { grantItemActions } from './stamp-table.ts';
 import { stampEnvironment, syncServiceEnvironment } from './sync-api.ts';
 
 export interface BackfillProps {
@@ -112,8 +113,15 @@ export class Backfill extends Construct {
     });
     this.worker.addEventSource(workerSource);
     this.workerEventSourceMappingId = workerSource.eventSourceMappingId;
-    table.grant(this.worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    grantItemActions(
+      table,
+      this.worker,
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:PutItem',
+    );
     secrets.crmApiKey.grantRead(this.worker);
+    secrets.matchKeyHash.grantRead(this.worker);
     secrets.auth0.grantRead(this.worker);
 
     this.orchestrator = new ServiceFunction(this, 'Orchestrator', {
@@ -130,7 +138,7 @@ export class Backfill extends Construct {
         BACKFILL_QUEUE_URL: this.queue.queueUrl,
       },
     });
-    table.grant(this.orchestrator, 'dynamodb:BatchGetItem');
+    grantItemActions(table, this.orchestrator, 'dynamodb:BatchGetItem');
     secrets.auth0.grantRead(this.orchestrator);
     this.queue.grantSendMessages(this.orchestrator);
 

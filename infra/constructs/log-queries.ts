@@ -5,6 +5,8 @@ import { Construct } from 'constructs';
 export interface LogQueriesProps {
   /** The sync function's log group: one `request` line per request. */
   readonly api: ILogGroup;
+  /** The CRM events function's: one `request` line per POST /v1/crm-events. */
+  readonly crmEvents: ILogGroup;
   /** The backfill worker's: `backfill batch` lines, a `backfill user failed` line per failure. */
   readonly worker: ILogGroup;
   /** The orchestrator's: one `backfill run` line per run. */
@@ -14,9 +16,17 @@ export interface LogQueriesProps {
 /** What the operator replaces in the saved query before running it. */
 export const USER_ID_PLACEHOLDER = 'REPLACE_WITH_AUTH0_USER_ID';
 
-/** Outcomes of a `request` line that are answers, not failures (functions/sync/request-log.ts). */
+/** Outcomes of a `request` line that are answers, not failures (shared/http/request-log.ts). */
 // `user_not_found` is an operator's look-up of someone the service never saw, not a failure.
-const ANSWERED = ['synced', 'cached', 'not_found', 'health', 'explained', 'user_not_found'];
+const ANSWERED = [
+  'synced',
+  'cached',
+  'not_found',
+  'health',
+  'explained',
+  'user_not_found',
+  'events_handled',
+];
 
 /**
  * CloudWatch Logs Insights saved queries (Logs Insights > Saved queries), in a folder named after
@@ -58,7 +68,7 @@ export class LogQueries extends Construct {
     // Run it over the last 24 hours (the time range is picked when running a saved query).
     new QueryDefinition(this, 'FailuresByCode', {
       queryDefinitionName: `${folder}/failures by code (run over the last 24 h)`,
-      logGroups: [props.api, props.worker],
+      logGroups: [props.api, props.crmEvents, props.worker],
       queryString: new QueryString({
         // A request's code is its outcome, with why the CRM gave no answer (crm_fault) or the
         // class of our own fault; a worker failure's code is the error's class (fault).

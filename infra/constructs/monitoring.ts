@@ -26,6 +26,8 @@ export interface MonitoringProps {
   /** The backfill's runs and the queue of users they fill. */
   readonly backfill?: { readonly runs: IStateMachine; readonly users: IQueue };
   readonly alarmEmail?: string | undefined;
+  /** Whether POST /v1/crm-events is deployed: its failures and refusals are alarmed on. */
+  readonly crmEvents?: boolean;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -74,7 +76,7 @@ export class Monitoring extends Construct {
         'The CRM failed (timeout, 5xx, bad answer) 10+ times in 5 minutes: logins get stale data.',
       evaluationPeriods: 1,
     });
-    // Every request's log line counts its outcome (functions/sync/request-log.ts).
+    // Every request's log line counts its outcome (shared/http/request-log.ts).
     const outcome = (code: string) => this.serviceMetric('Requests', { Outcome: code }, 'Sum');
     // A share, not a count: after a botched rotation every login is refused (and goes on without
     // CRM data, fail open, silently) whatever the traffic, while a count of 5 paged for every
@@ -122,6 +124,7 @@ export class Monitoring extends Construct {
       });
     }
     if (props.backfill) this.backfillAlarms(props.backfill);
+    if (props.crmEvents) this.crmEventAlarms();
     for (const [name, queue] of Object.entries(props.deadLetterQueues ?? {})) {
       this.alarm(`${name}Depth`, {
         metric: queue.metricApproximateNumberOfMessagesVisible({
@@ -230,6 +233,38 @@ export class Monitoring extends Construct {
       threshold: BACKFILL_MESSAGE_AGE_ALARM.toSeconds(),
       description:
         'A user has waited over a day in the backfill queue: the workers are not keeping up with the daily run, or are paused. SQS deletes messages after 4 days, so those users would be skipped until the next run. Were the workers paused (ResumeBackfillWorkersCommand output)? Is the CRM or Auth0 refusing (the BackfillWorkerErrors alarm, the "failures by code" saved query)? Raise crmRatePerSecond/auth0WritesPerSecond if the limits allow.',
+      evaluationPeriods: 1,
+    });
+  }
+
+  /**
+   * CRM change events that were not handled: the CRM sends them again (at-least-once), but an
+   * operator must know when they keep failing or keep being refused, since the changes then
+   * wait for logins on the next sync day and the next backfill.
+   */
+  private crmEventAlarms(): void {
+    const events = (code: string) =>
+      this.serviceMetric('CrmEventRequests', { Outcome: code }, 'Sum', TEN_MINUTES);
+    this.alarm('CrmEventsFailed', {
+      metric: events('internal_error'),
+      threshold: 1,
+      description:
+        "POST /v1/crm-events failed (500) in the last 10 minutes: the events of that request were not all handled, and the CRM should send them again. If it keeps failing, the CrmEvents function's request line names the fault (DynamoDB, SQS, a secret); until fixed, changed contacts reach Auth0 only at the next sync day or backfill.",
+      evaluationPeriods: 1,
+    });
+    this.alarm('CrmEventsRefusedSignature', {
+      metric: new MathExpression({
+        expression: 'invalid + expired',
+        usingMetrics: {
+          invalid: events('invalid_signature'),
+          expired: events('signature_expired'),
+        },
+        label: 'CRM events refused for their signature',
+        period: TEN_MINUTES,
+      }),
+      threshold: 5,
+      description:
+        "POST /v1/crm-events refused 5+ requests for their signature in 10 minutes: most likely the CRM webhook secret and the CRM disagree after a rotation (or the CRM's clock is off), and no change event is being handled. Compare the key the CRM signs with against ReadCrmWebhookSecretCommand (current, previous); if they agree, it is a probe: the API access log shows the source.",
       evaluationPeriods: 1,
     });
   }

@@ -21,6 +21,10 @@ export class ServiceSecrets extends Construct {
   /** `{"current": "...", "previous": "..."}`: previous only during a rotation. */
   readonly signing: Secret;
   readonly crmApiKey: Secret;
+  /** `{"current": "...", "previous": "..."}`: what the CRM signs its change events with. */
+  readonly crmWebhook: Secret;
+  /** The HMAC key of the match-key hashes stamps carry for CRM change events. */
+  readonly matchKeyHash: Secret;
   /** `{"clientId": "...", "clientSecret": "..."}` of an Auth0 M2M application. */
   readonly auth0: Secret | ISecret;
 
@@ -34,6 +38,23 @@ export class ServiceSecrets extends Construct {
         passwordLength: 48,
         excludePunctuation: true,
       },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.crmWebhook = new Secret(this, 'CrmWebhookSecret', {
+      description:
+        'auth0-crm-sync: HMAC key of the CRM change events (X-Crm-Signature, {"current","previous"}); give the CRM "current", or put the one the CRM issues',
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'current',
+        passwordLength: 48,
+        excludePunctuation: true,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.matchKeyHash = new Secret(this, 'MatchKeyHashSecret', {
+      description:
+        'auth0-crm-sync: key of the match-key hashes on stamps (shared/domain/match-key-hash.ts); never leaves AWS',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.crmApiKey = new Secret(this, 'CrmApiKey', {
@@ -58,11 +79,12 @@ export class ServiceSecrets extends Construct {
         'Auth0Credentials',
         props.auth0CredentialsSecretArn as string,
       );
-    for (const secret of [this.signing, this.crmApiKey, ...(created ? [created] : [])]) {
+    const rotated = [this.signing, this.crmApiKey, this.crmWebhook, this.matchKeyHash];
+    for (const secret of [...rotated, ...(created ? [created] : [])]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'Rotated by the operator, not a rotation Lambda: the signing secret needs a two-step current/previous rotation coordinated with the Auth0 Action; the CRM key and Auth0 credentials are issued by those systems (README: Operations).',
+          'Rotated by the operator, not a rotation Lambda: the signing and CRM webhook secrets need a two-step current/previous rotation coordinated with the Auth0 Action and the CRM; the CRM key and Auth0 credentials are issued by those systems; a new match-key hash key only orphans the hashes written before it, which the next logins and backfill rewrite (README: Operations).',
       });
     }
   }

@@ -5,6 +5,7 @@ import {
   DomainName,
   EndpointType,
   HttpApi,
+  type HttpMethod,
   HttpStage,
   LogGroupLogDestination,
   SecurityPolicy,
@@ -12,13 +13,14 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
-import { Construct } from 'constructs';
+import { CfnPermission, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Construct, type IConstruct } from 'constructs';
 import type { StackConfig } from '../config.ts';
 import { acknowledgeControl } from '../control-tower.ts';
 import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
+import { grantItemActions } from './stamp-table.ts';
 
 export interface SyncApiProps {
   readonly config: StackConfig;
@@ -57,9 +59,16 @@ export class SyncApi extends Construct {
       },
     });
     // Exactly what the stamp store does: read, conditional update (lease), put (stamp).
-    table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    grantItemActions(
+      table,
+      this.handler,
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:PutItem',
+    );
     secrets.signing.grantRead(this.handler);
     secrets.crmApiKey.grantRead(this.handler);
+    secrets.matchKeyHash.grantRead(this.handler);
 
     // $default routes everything to the handler, which answers unknown routes and methods
     // with the contract's own 404/405 JSON.
@@ -135,9 +144,26 @@ export class SyncApi extends Construct {
    * before the old one goes).
    */
   private guardDefaultRoute(): void {
-    const reason =
-      'Every POST /v1/sync and GET /v1/users/{user_id} request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read, and the Auth0 Action cannot sign SigV4; /v1/health is public by contract (behind ALLOWED_SOURCE_IPS when set).';
-    const route = this.api.node.findChild('DefaultRoute');
+    this.guardSignedRoute(
+      this.api.node.findChild('DefaultRoute'),
+      'Every POST /v1/sync and GET /v1/users/{user_id} request is authenticated by its HMAC signature (X-Sync-Signature) inside the handler before anything is read, and the Auth0 Action cannot sign SigV4; /v1/health is public by contract (behind ALLOWED_SOURCE_IPS when set).',
+    );
+  }
+
+  /**
+   * A route of its own to another function, signed in its handler as the others are (no
+   * authorizer: a CRM's webhook cannot sign SigV4 nor fetch a JWT either).
+   */
+  addSignedRoute(path: string, method: HttpMethod, handler: IFunction, reason: string): void {
+    const [route] = this.api.addRoutes({
+      path,
+      methods: [method],
+      integration: new HttpLambdaIntegration(`${handler.node.id}Integration`, handler),
+    });
+    if (route) this.guardSignedRoute(route, reason);
+  }
+
+  private guardSignedRoute(route: IConstruct, reason: string): void {
     Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason });
     acknowledgeControl(route, 'CT.APIGATEWAY.PR.5', reason);
     const account = Stack.of(this).account;
@@ -200,6 +226,7 @@ export function syncServiceEnvironment(
   return {
     ...stampEnvironment(config, table),
     SYNC_SIGNING_SECRET_ARN: secrets.signing.secretArn,
+    MATCH_KEY_HASH_SECRET_ARN: secrets.matchKeyHash.secretArn,
     CRM_API_KEY_SECRET_ARN: secrets.crmApiKey.secretArn,
     CRM_URL: config.crmUrl,
     CRM_TIMEOUT_MS: String(config.crmTimeoutMs),

@@ -2,10 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { buildBackfillWorker } from '#functions/backfill-worker/build.ts';
+import { buildCrmEventsApi } from '#functions/crm-events/build.ts';
 import { Auth0UserExport } from '#shared/adapters/auth0-user-export.ts';
 import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
 import { loadSyncServiceConfig, type SyncServiceConfig } from '#shared/config.ts';
+import { loadCrmEventsConfig } from '#shared/crm-events-config.ts';
 import type { BackfillCounts } from '#shared/domain/backfill.ts';
 import type { StampReader } from '#shared/domain/ports.ts';
 import type { RequestPolicy } from '#shared/domain/sync-request.ts';
@@ -48,6 +50,13 @@ export interface LocalBackfillStack {
   crmCalls(): number;
   /** Starts an export job and waits until its file can be downloaded. */
   exportTenant(pollMs?: number): Promise<string>;
+  /**
+   * POST /v1/crm-events on this stack's table (the shipped handler), queuing affected users on
+   * `queue`; it checks X-Crm-Signature against `webhookSecret`.
+   */
+  crmEvents(queue: MemoryQueue, webhookSecret: string): ReturnType<typeof buildCrmEventsApi>;
+  /** The shipped worker works what `queue` holds (CRM events' re-syncs) until it is empty. */
+  drain(queue: MemoryQueue, options: RunOptions): Promise<LocalBackfillRun>;
   /** One backfill run over the export at `location` (see runBackfill). */
   run(
     options: RunOptions & { readonly location: string; readonly queue?: MemoryQueue },
@@ -74,6 +83,8 @@ export async function startLocalBackfillStack(
   if (!options.dynamodb) dynamo = await startEmbeddedDynamoDb();
   const dynamodb = options.dynamodb ?? (dynamo as EmbeddedDynamoDb).client();
   const tableName = options.tableName ?? `backfill-${randomUUID().slice(0, 8)}`;
+  // The stamps' match-key hash key: the worker writes hashes with it, CRM events look them up.
+  const matchKeyHashSecret = randomBytes(24).toString('base64url');
   await ensureStampTable(dynamodb, tableName);
 
   const config = loadSyncServiceConfig({
@@ -83,6 +94,7 @@ export async function startLocalBackfillStack(
     SYNC_SIGNING_SECRET: randomBytes(24).toString('base64url'),
     CRM_URL: crm.url,
     CRM_API_KEY: crm.apiKey,
+    MATCH_KEY_HASH_SECRET: matchKeyHashSecret,
   });
   const logger = options.logger ?? new Logger({ serviceName: 'crm-sync-backfill' });
   // A burst of a tenth of a second: a run's figure is its steady rate, not a second's head start.
@@ -156,6 +168,27 @@ export async function startLocalBackfillStack(
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
     },
+    crmEvents: (queue, webhookSecret) =>
+      buildCrmEventsApi(
+        loadCrmEventsConfig({
+          ...options.env,
+          TABLE_NAME: tableName,
+          CRM_WEBHOOK_SECRET: webhookSecret,
+          MATCH_KEY_HASH_SECRET: matchKeyHashSecret,
+        }),
+        { dynamodb, logger, queue },
+      ),
+    drain: (queue, run) =>
+      runBackfill({
+        ...run,
+        users: (async function* () {})(),
+        worker,
+        stamps,
+        mapping: config.mapping,
+        requestPolicy,
+        namespace,
+        queue,
+      }),
     run: ({ location, queue, ...run }) =>
       runBackfill({
         ...run,

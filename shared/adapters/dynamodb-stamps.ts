@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
-  BatchGetItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
@@ -22,6 +21,7 @@ import type {
   SyncStamp,
 } from '../domain/ports.ts';
 import type { MatchKeyKind } from '../domain/sync-request.ts';
+import { batchGetItems } from './dynamodb-batch-get.ts';
 
 export interface DynamoDbStampStoreOptions {
   readonly client: DynamoDBClient;
@@ -32,17 +32,17 @@ export interface DynamoDbStampStoreOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** Reads of a BatchGetItem's unprocessed keys: the first and this many retries in all. */
-const BATCH_GET_ATTEMPTS = 8;
-const BATCH_GET_BASE_DELAY_MS = 50;
-
 /** Partition keys of used signatures; user ids never start with `#` (sync-request.ts). */
 export const SIGNATURE_KEY_PREFIX = '#signature#';
 
-/** One item per user: the last CRM answer and, while a lookup is in flight, its lease. */
 /** The key `warmUp` reads: never an item, since no user id starts with `#`. */
 const WARM_UP_KEY = '#warm-up';
 
+/**
+ * One item per user: the last CRM answer and, while a lookup is in flight, its lease. The same
+ * table holds the service's own items under keys no user id takes (`#...`): used signatures,
+ * the backfill's run lock, handled CRM events.
+ */
 export class DynamoDbStampStore implements StampStore, StampReader, SignatureLedger {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
@@ -126,53 +126,61 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
   }
 
   /**
-   * Stamps of up to 100 users in one BatchGetItem. DynamoDB may answer part of it and hand back
-   * the rest as UnprocessedKeys (a throttled partition, the 16 MB response cap); those are asked
-   * again with exponential backoff, as AWS advises. Keys still unprocessed after the last
-   * attempt are returned as `unread`, never passed off as "no stamp".
-   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+   * Stamps of up to 100 users in one BatchGetItem (batchGetItems: unprocessed keys are asked
+   * again; those still unread are returned as `unread`, never passed off as "no stamp").
    */
   async getMany(userIds: readonly string[]): Promise<StampBatch> {
     const stamps = new Map<string, SyncStamp>();
-    let keys: Array<Record<string, AttributeValue>> = [...new Set(userIds)].map((id) => ({
-      user_id: { S: id },
-    }));
-    for (let attempt = 0; keys.length > 0 && attempt < BATCH_GET_ATTEMPTS; attempt++) {
-      if (attempt > 0) {
-        // Full jitter: 0 to 50 ms, 100 ms, 200 ms, ... so retrying readers do not move together.
-        await this.sleep(Math.random() * BATCH_GET_BASE_DELAY_MS * 2 ** (attempt - 1));
-      }
-      const result = await this.client.send(
-        new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
-      );
-      for (const item of result.Responses?.[this.tableName] ?? []) {
-        const id = item.user_id?.S;
-        const stamp = id === undefined ? undefined : toStamp(id, item);
-        if (id !== undefined && stamp) stamps.set(id, stamp);
-      }
-      keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    const keys = [...new Set(userIds)].map((id) => ({ user_id: { S: id } }));
+    const { items, unread: unreadKeys } = await batchGetItems(this.client, this.tableName, keys, {
+      sleep: this.sleep,
+    });
+    for (const item of items) {
+      const id = item.user_id?.S;
+      const stamp = id === undefined ? undefined : toStamp(id, item);
+      if (id !== undefined && stamp) stamps.set(id, stamp);
     }
-    const unread = keys.flatMap((key) => (key.user_id?.S === undefined ? [] : [key.user_id.S]));
+    const unread = unreadKeys.flatMap((key) =>
+      key.user_id?.S === undefined ? [] : [key.user_id.S],
+    );
     return { stamps, unread };
   }
 
-  async put(stamp: SyncStamp): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: {
-          user_id: { S: stamp.userId },
-          status: { S: stamp.status },
-          crm_id: stamp.crmId === null ? { NULL: true } : { S: stamp.crmId },
-          fields: { S: JSON.stringify(stamp.fields) },
-          synced_at: { N: String(stamp.syncedAt) },
-          fresh_until: { N: String(stamp.freshUntil) },
-          basis: { S: stamp.basis },
-          ...(stamp.matchKey === undefined ? {} : { match_key: { S: stamp.matchKey } }),
-          expires_at: { N: String(Math.ceil(stamp.freshUntil / 1000) + this.retentionSeconds) },
-        },
-      }),
-    );
+  /**
+   * One PutItem, the same as before CRM change events: its condition costs no extra request. It
+   * refuses only when an event marked the stamp changed (`crm_changed_at`, set by
+   * DynamoDbCrmEvents.invalidate) at or after the lookup began: the CRM's answer may predate
+   * the change. The put replaces the item, so the mark goes with the next stamp written.
+   */
+  async put(stamp: SyncStamp): Promise<'written' | 'superseded'> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            user_id: { S: stamp.userId },
+            status: { S: stamp.status },
+            crm_id: stamp.crmId === null ? { NULL: true } : { S: stamp.crmId },
+            // The index key (STAMP_TABLE.linkIndex): a string, or absent. crm_id cannot be the
+            // key, as a not_found stamp stores it as NULL, which an index key refuses.
+            ...(stamp.crmId === null ? {} : { linked_crm_id: { S: stamp.crmId } }),
+            ...(stamp.matchHash === undefined ? {} : { match_hash: { S: stamp.matchHash } }),
+            fields: { S: JSON.stringify(stamp.fields) },
+            synced_at: { N: String(stamp.syncedAt) },
+            fresh_until: { N: String(stamp.freshUntil) },
+            basis: { S: stamp.basis },
+            ...(stamp.matchKey === undefined ? {} : { match_key: { S: stamp.matchKey } }),
+            expires_at: { N: String(Math.ceil(stamp.freshUntil / 1000) + this.retentionSeconds) },
+          },
+          ConditionExpression: 'attribute_not_exists(crm_changed_at) OR crm_changed_at < :began',
+          ExpressionAttributeValues: { ':began': { N: String(stamp.syncedAt) } },
+        }),
+      );
+      return 'written';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'superseded';
+      throw error;
+    }
   }
 
   /**

@@ -15,12 +15,18 @@ export class SqsUserQueue implements UserQueue {
     private readonly queueUrl: string,
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((resolve) => setTimeout(resolve, ms)),
+    /** SQS DelaySeconds of every message (0 to 900): how long it stays out of the workers' reach. */
+    private readonly delaySeconds = 0,
   ) {}
 
   async send(users: readonly ExportedUser[]): Promise<void> {
     if (users.length === 0) return;
     if (users.length > 10) throw new Error('SQS batches hold at most 10 messages');
-    let entries = users.map((user, i) => ({ Id: String(i), MessageBody: JSON.stringify(user) }));
+    let entries = users.map((user, i) => ({
+      Id: String(i),
+      MessageBody: JSON.stringify(user),
+      ...(this.delaySeconds > 0 ? { DelaySeconds: this.delaySeconds } : {}),
+    }));
     for (let attempt = 1; ; attempt++) {
       const result = await this.client.send(
         new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }),

@@ -5,6 +5,7 @@ import { CrmCircuitBreaker } from '../adapters/crm-circuit-breaker.ts';
 import { DynamoDbStampStore } from '../adapters/dynamodb-stamps.ts';
 import { HttpCrm } from '../adapters/http-crm.ts';
 import type { SyncServiceConfig } from '../config.ts';
+import { type MatchKeyHasher, matchKeyHash } from '../domain/match-key-hash.ts';
 import { CrmFailure, type CrmLookup } from '../domain/ports.ts';
 import { SyncService } from '../domain/sync.ts';
 import { logAbsorbedFault, logCircuitChange } from './operational-logs.ts';
@@ -54,6 +55,10 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncService
   const crm: CrmLookup = clients.crmLimiter
     ? pacedCrm(httpCrm, clients.crmLimiter, clients.clock ?? Date.now)
     : new CrmCircuitBreaker(httpCrm, config.crmBreaker, logCircuitChange(logger), clients.clock);
+  // Read once the first stamp is written, then cached like the other secrets.
+  const matchKeySecret = config.matchKeyHashSecret ? secret(config.matchKeyHashSecret) : undefined;
+  const matchKeyHasher: MatchKeyHasher | undefined =
+    matchKeySecret && (async (key) => matchKeyHash(await matchKeySecret.get(), key));
   const stamps = new DynamoDbStampStore({
     client: clients.dynamodb,
     tableName: config.tableName,
@@ -71,11 +76,12 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncService
       leaseMs: config.timeBudget.leaseMs,
       answerWithinMs: config.timeBudget.answerWithinMs,
     },
+    matchKeyHash: matchKeyHasher,
     onFault: logAbsorbedFault(logger),
     ...(clients.clock ? { clock: clients.clock } : {}),
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
   });
-  return { service, stamps, logger, secret, crm, crmApiKey };
+  return { service, stamps, logger, secret, crm, crmApiKey, matchKeySecret };
 }
 
 /** A Retry-After longer than this pauses the backfill no longer: its worker times out at 2 min. */

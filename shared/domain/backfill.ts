@@ -1,6 +1,13 @@
 import type { ClaimFields, ClaimMapping } from './claims.ts';
 import { SyncApiError } from './errors.ts';
-import type { ExportedUser, ProfileWriter, StampReader, SyncStamp, UserQueue } from './ports.ts';
+import type {
+  ExportedUser,
+  ProfileWriter,
+  StampReader,
+  SyncStamp,
+  UserQueue,
+  UserReader,
+} from './ports.ts';
 import { stampBasis } from './stamp-basis.ts';
 import type { SyncService } from './sync.ts';
 import { profileSyncRequest, type RequestPolicy } from './sync-request.ts';
@@ -89,12 +96,17 @@ export class BackfillUserSync {
     private readonly deps: {
       readonly service: SyncService;
       readonly writer: ProfileWriter;
+      /** Reads the users a CRM change event queued (their message holds only the id). */
+      readonly reader?: UserReader | undefined;
       readonly requestPolicy: RequestPolicy;
       readonly namespace: string;
     },
   ) {}
 
-  async sync(user: ExportedUser): Promise<BackfillOutcome> {
+  async sync(queued: ExportedUser): Promise<BackfillOutcome> {
+    const user = queued.source === 'crm_event' ? await this.current(queued.user_id) : queued;
+    // Deleted from Auth0 since the event: no profile to write.
+    if (user === undefined) return 'skipped';
     const request = profileSyncRequest(user, this.deps.requestPolicy);
     // No usable match key (no phone, an unreadable one): nothing the CRM could find.
     if (!request) return 'skipped';
@@ -114,6 +126,12 @@ export class BackfillUserSync {
     if (changed) await this.deps.writer.writeCrmMetadata(user.user_id, metadata);
     if (metadata.id === null) return 'not_found';
     return changed ? 'changed' : 'unchanged';
+  }
+
+  /** The user as Auth0 has them now: phone number, email and `app_metadata.crm`. */
+  private async current(userId: string): Promise<ExportedUser | undefined> {
+    if (!this.deps.reader) throw new Error('a CRM event re-sync needs a UserReader');
+    return this.deps.reader.readUser(userId);
   }
 }
 

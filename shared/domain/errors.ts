@@ -1,6 +1,6 @@
 /**
  * Error codes of the Sync API contract (docs/sync-api.md). The HTTP status each one is answered
- * with belongs to the HTTP adapter (functions/sync/http.ts), not to the domain.
+ * with belongs to the HTTP adapter (shared/http/http.ts), not to the domain.
  */
 export const ERROR_CODES = [
   'invalid_request',

@@ -59,6 +59,11 @@ export interface SyncStamp {
    * a read reports it as the entry's `matchKey`, which a later failed lookup may change.
    */
   readonly matchKey?: MatchKeyKind | undefined;
+  /**
+   * The keyed hash of the match key (match-key-hash.ts), indexed so that a CRM change event
+   * naming the phone number or email finds this user. Absent when the hash key was unreadable.
+   */
+  readonly matchHash?: string | undefined;
 }
 
 /** Why the last lookup of a user gave no answer: the CRM's failure, or a fault of ours. */
@@ -106,8 +111,12 @@ export interface StampStore {
    * On refusal it returns what the store holds, so the caller need not read again.
    */
   acquireLease(userId: string, lease: LeaseRequest): Promise<LeaseAttempt>;
-  /** Writes a stamp and drops any lease. */
-  put(stamp: SyncStamp): Promise<void>;
+  /**
+   * Writes a stamp and drops any lease, unless a CRM change event marked the user's stamp
+   * changed after the lookup began (`syncedAt`): the answer may predate the change, so it is
+   * not kept (`superseded`), and the next lookup asks the CRM again.
+   */
+  put(stamp: SyncStamp): Promise<'written' | 'superseded'>;
   /**
    * Drops the lease if `owner` still holds it; the stamp is left as it was. After a failed
    * lookup, the same write records `failure` (what `get` then reports as `lastFailure`).
@@ -133,6 +142,16 @@ export interface ExportedUser {
   readonly email?: string | undefined;
   /** The user's current `app_metadata.crm`, as exported: the backfill never reads a user again. */
   readonly crm?: unknown;
+  /**
+   * `crm_event`: queued by a CRM change event, which knows only the user id. The worker reads
+   * the user from Auth0 (phone number, email and `app_metadata.crm` as they are now).
+   */
+  readonly source?: 'crm_event' | undefined;
+}
+
+/** Reads one user as the export lists them (GET /users/{id}); undefined when Auth0 has none. */
+export interface UserReader {
+  readUser(userId: string): Promise<ExportedUser | undefined>;
 }
 
 /** Where a user export job stands. */
@@ -170,4 +189,27 @@ export interface StampBatch {
 /** Stamps of many users at once (DynamoDB BatchGetItem). */
 export interface StampReader {
   getMany(userIds: readonly string[]): Promise<StampBatch>;
+}
+
+// --- CRM change events' ports -----------------------------------------------------------------
+
+/** The ids of the CRM change events handled already (POST /v1/crm-events). */
+export interface CrmEventLedger {
+  /** Which of `ids` were recorded as handled. */
+  handled(ids: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Records an event as handled, to be remembered until `until` (epoch ms) at least. */
+  recordHandled(id: string, until: number): Promise<void>;
+}
+
+/** The stamps a CRM change concerns, found through the table's indexes, and their invalidation. */
+export interface LinkedStamps {
+  /** Users whose stamp links them to this CRM id. */
+  usersLinkedTo(crmId: string): Promise<readonly string[]>;
+  /** Users whose stamp was answered for this match key (its keyed hash), found or not. */
+  usersMatching(matchHash: string): Promise<readonly string[]>;
+  /**
+   * Marks the user's stamp as changed in the CRM at `at`: no longer fresh, so the next login
+   * asks the CRM, and a lookup begun before `at` does not write over it (StampStore.put).
+   */
+  invalidate(userId: string, at: number): Promise<'invalidated' | 'no_stamp'>;
 }

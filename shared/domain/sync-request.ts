@@ -99,8 +99,8 @@ function tryReadSyncRequest(body: unknown, policy: RequestPolicy): ReadResult {
   }
   let normalisedEmail: string | undefined;
   if (email !== undefined) {
-    normalisedEmail = email.trim().toLowerCase();
-    if (!EMAIL.test(normalisedEmail)) return invalid('email is not an email address');
+    normalisedEmail = normaliseEmail(email);
+    if (normalisedEmail === undefined) return invalid('email is not an email address');
   }
 
   for (const kind of policy.matchKeys) {
@@ -115,8 +115,14 @@ function tryReadSyncRequest(body: unknown, policy: RequestPolicy): ReadResult {
   return invalid(`the request needs ${wanted.join(' or ')} to find the user in the CRM`);
 }
 
+/** An email as the CRM is asked with it (trimmed, lower case), or undefined if it is none. */
+export function normaliseEmail(email: string): string | undefined {
+  const normalised = email.trim().toLowerCase();
+  return EMAIL.test(normalised) ? normalised : undefined;
+}
+
 /** C0 controls, DEL and C1 controls: never part of an Auth0 user id. */
-function hasControlCharacter(value: string): boolean {
+export function hasControlCharacter(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
     if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ClaimMapping, mapFields, readCrmId } from './claims.ts';
 import { SyncApiError } from './errors.ts';
+import type { MatchKeyHasher } from './match-key-hash.ts';
 import {
   CrmFailure,
   type CrmFailureReason,
@@ -67,6 +68,11 @@ export interface AbsorbedFault {
 export interface SyncDependencies {
   readonly crm: CrmLookup;
   readonly stamps: StampStore;
+  /**
+   * The keyed hash of a match key, written on each stamp so that CRM change events find the
+   * user by phone number or email; none (tests, older setups) writes no hash.
+   */
+  readonly matchKeyHash?: MatchKeyHasher | undefined;
   readonly policy: SyncPolicy;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -85,6 +91,7 @@ export class SyncService {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly onFault: (fault: AbsorbedFault) => void;
   private readonly forcedIntervalMs: number;
+  private readonly matchKeyHash: MatchKeyHasher;
   private readonly inFlight = new Map<string, Promise<SyncOutcome>>();
 
   constructor(deps: SyncDependencies) {
@@ -95,6 +102,7 @@ export class SyncService {
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.onFault = deps.onFault ?? (() => {});
     this.forcedIntervalMs = deps.policy.forcedLookupIntervalMs ?? FORCED_LOOKUP_INTERVAL_MS;
+    this.matchKeyHash = deps.matchKeyHash ?? (async () => undefined);
   }
 
   /**
@@ -188,13 +196,28 @@ export class SyncService {
       return this.fallBack(previous, started, code);
     }
     const crmMs = this.clock() - started;
+    const matchHash = await this.matchKeyHash(request.matchKey).catch((error: unknown) => {
+      // No hash: only a change event naming this phone number or email would miss the user.
+      this.onFault({ operation: 'secret_read', error });
+      return undefined;
+    });
+    if (matchHash !== undefined) stamp = { ...stamp, matchHash };
+    let written: 'written' | 'superseded';
     try {
-      await this.stamps.put(stamp);
+      written = await this.stamps.put(stamp);
     } catch (error) {
       // The caller still gets today's data; the next login simply asks the CRM again. The lease
       // goes too, if the store lets us, so that waiters elsewhere stop waiting for this stamp.
       this.onFault({ operation: 'stamp_write', error });
       await this.releaseLease(request.userId, owner);
+      written = 'written';
+    }
+    if (written === 'superseded') {
+      // A CRM change event came while the CRM was being asked: this answer may predate it. The
+      // caller gets it, fresh until now only, so that nothing keeps it (the Action's metadata,
+      // the backfill's profile check) and the next request asks the CRM again.
+      await this.releaseLease(request.userId, owner);
+      return { ...outcomeOf(stamp, stamp.status), freshUntil: this.clock(), crmMs };
     }
     return { ...outcomeOf(stamp, stamp.status), crmMs };
   }

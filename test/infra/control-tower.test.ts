@@ -81,16 +81,21 @@ describe('the default profile', () => {
       'Backfill/OrchestratorLogs/Resource',
       'Backfill/RunLogs/Resource',
       'Backfill/WorkerLogs/Resource',
+      'CrmEvents/CrmEventsFunctionLogs/Resource',
       'SyncApi/AccessLogs/Resource',
       'SyncApi/SyncFunctionLogs/Resource',
     ];
     expect(acknowledgedIn(acknowledged, 'Auth0CrmSync-prod')).toEqual({
-      'CT.APIGATEWAY.PR.5': ['SyncApi/Api/DefaultRoute/Resource'],
+      'CT.APIGATEWAY.PR.5': [
+        'SyncApi/Api/DefaultRoute/Resource',
+        'SyncApi/Api/POST--v1--crm-events/Resource',
+      ],
       'CT.CLOUDWATCH.PR.2': logGroups,
       'CT.CLOUDWATCH.PR.3': logGroups,
       'CT.LAMBDA.PR.3': [
         'Backfill/Orchestrator/Resource',
         'Backfill/Worker/Resource',
+        'CrmEvents/CrmEventsFunction/Resource',
         'SyncApi/SyncFunction/Resource',
       ],
     });
@@ -98,7 +103,7 @@ describe('the default profile', () => {
       expect(reason, ruleName).toMatch(/\w{3,}.*\w{3,}/);
     }
     expect(controlTowerSummary(reportText)).toBe(
-      'Control Tower proactive controls: none open; acknowledged: CT.APIGATEWAY.PR.5 ×2, CT.CLOUDWATCH.PR.2 ×10, CT.CLOUDWATCH.PR.3 ×10, CT.LAMBDA.PR.3 ×6',
+      'Control Tower proactive controls: none open; acknowledged: CT.APIGATEWAY.PR.5 ×4, CT.CLOUDWATCH.PR.2 ×12, CT.CLOUDWATCH.PR.3 ×12, CT.LAMBDA.PR.3 ×8',
     );
   });
 
@@ -131,14 +136,17 @@ describe('the governed profile (-c governed=true, nothing else)', () => {
   const { app, controls, acknowledged, reportText } = synthesize({ governed: 'true' });
   const template = templateOf(app, 'Auth0CrmSync-prod');
 
-  it('synthesizes offline with no open finding; only the route is acknowledged', () => {
+  it('synthesizes offline with no open finding; only the routes are acknowledged', () => {
     expect(controls.conclusion).toBe('success');
     expect(controls.violations).toEqual([]);
     expect(acknowledgedIn(acknowledged, 'Auth0CrmSync-prod')).toEqual({
-      'CT.APIGATEWAY.PR.5': ['SyncApi/Api/DefaultRoute/Resource'],
+      'CT.APIGATEWAY.PR.5': [
+        'SyncApi/Api/DefaultRoute/Resource',
+        'SyncApi/Api/POST--v1--crm-events/Resource',
+      ],
     });
     expect(controlTowerSummary(reportText)).toBe(
-      'Control Tower proactive controls: none open; acknowledged: CT.APIGATEWAY.PR.5 ×2',
+      'Control Tower proactive controls: none open; acknowledged: CT.APIGATEWAY.PR.5 ×4',
     );
   });
 
@@ -192,7 +200,7 @@ describe('the governed profile (-c governed=true, nothing else)', () => {
 
   it('places every function in the VPC, after a network-interface policy its own code may not use', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(3);
+    expect(Object.keys(functions)).toHaveLength(4);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties.VpcConfig).toEqual({
         SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
@@ -223,7 +231,7 @@ describe('the governed profile (-c governed=true, nothing else)', () => {
 });
 
 describe('the governed profile with everything on', () => {
-  it('an imported key, the Action installer and a custom domain: four functions in the VPC, nothing open', () => {
+  it('an imported key, the Action installer and a custom domain: five functions in the VPC, nothing open', () => {
     const { app, controls, acknowledged } = synthesize({
       governed: true,
       logsKmsKeyArn: IMPORTED_KEY,
@@ -239,7 +247,7 @@ describe('the governed profile with everything on', () => {
       expect(group.Properties.KmsKeyId).toBe(IMPORTED_KEY);
     }
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) expect(fn.Properties.VpcConfig).toBeDefined();
   });
 
@@ -272,8 +280,8 @@ describe('one stage governed', () => {
       Object.values(templateOf(app, stack).findResources('AWS::Lambda::Function')).map(
         (fn) => fn.Properties.VpcConfig?.SubnetIds,
       );
-    expect(vpcOf('Auth0CrmSync-prod')).toEqual(Array(3).fill(network.vpcSubnetIds));
-    expect(vpcOf('Auth0CrmSync-staging')).toEqual(Array(3).fill(undefined));
+    expect(vpcOf('Auth0CrmSync-prod')).toEqual(Array(4).fill(network.vpcSubnetIds));
+    expect(vpcOf('Auth0CrmSync-staging')).toEqual(Array(4).fill(undefined));
   });
 
   it('-c stage=staging, the stage that is not governed, still synthesizes beside a governed prod', () => {

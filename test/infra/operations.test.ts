@@ -154,11 +154,12 @@ describe('saved Logs Insights queries', () => {
     expect(failures?.Name).toBe('CrmSyncTest/failures by code (run over the last 24 h)');
     expect(failures?.LogGroupNames).toEqual([
       logGroupOf(/POST \/v1\/sync/),
+      logGroupOf(/POST \/v1\/crm-events/),
       logGroupOf(/backfill worker/),
     ]);
     const text = failures?.QueryString ?? '';
     expect(text).toContain(
-      'outcome not in ["synced", "cached", "not_found", "health", "explained", "user_not_found"]) or message = "backfill user failed"',
+      'outcome not in ["synced", "cached", "not_found", "health", "explained", "user_not_found", "events_handled"]) or message = "backfill user failed"',
     );
     expect(text).toContain('coalesce(outcome, fault) as code');
     expect(text).toContain('stats count(*) as failures by message, code, detail');

@@ -39,7 +39,61 @@ describe('the synthesized stack', () => {
     }
   });
 
-  it('gives the sync function only the table actions it uses and read access to its two secrets', () => {
+  it('routes POST /v1/crm-events to a function of its own, which may query the two indexes and queue users', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual([
+      '$default',
+      'POST /v1/crm-events',
+    ]);
+    const events = statementsOf('CrmEventsCrmEventsFunctionRole');
+    expect(actionsOf(events)).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ]);
+    const query = events.find((s) => s.Action === 'dynamodb:Query');
+    expect(JSON.stringify(query?.Resource)).toMatch(/index\/by-crm-id.*index\/by-match-hash/);
+    const secrets = JSON.stringify(
+      events.filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue')),
+    );
+    expect(secrets).toMatch(/CrmWebhookSecret/);
+    expect(secrets).toMatch(/MatchKeyHashSecret/);
+    expect(secrets).not.toMatch(/SigningSecret|CrmApiKey|Auth0Credentials/);
+    // No role may touch every index: each grant names the table, or the two indexes above.
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toContain('/index/*');
+    const [table] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
+    expect(table?.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'by-crm-id',
+        KeySchema: [{ AttributeName: 'linked_crm_id', KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+      {
+        IndexName: 'by-match-hash',
+        KeySchema: [{ AttributeName: 'match_hash', KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    const names = alarms.map((a) => JSON.stringify(a.Properties));
+    expect(names.some((a) => a.includes('CrmEventRequests') && a.includes('internal_error'))).toBe(
+      true,
+    );
+    expect(
+      names.some((a) => a.includes('CrmEventRequests') && a.includes('invalid_signature')),
+    ).toBe(true);
+  });
+
+  it('gives the sync function only the table actions it uses and read access to its three secrets', () => {
     const statements = statementsOf('SyncApiSyncFunctionRole');
     expect(actionsOf(statements)).toEqual([
       'dynamodb:GetItem',
@@ -56,7 +110,10 @@ describe('the synthesized stack', () => {
       .map((s) => JSON.stringify(s.Resource));
     expect(secretResources.join()).toMatch(/SigningSecret/);
     expect(secretResources.join()).toMatch(/CrmApiKey/);
-    expect(secretResources.join()).not.toMatch(/Auth0Credentials/);
+    expect(secretResources.join()).toMatch(/MatchKeyHashSecret/);
+    expect(secretResources.join()).not.toMatch(/Auth0Credentials|CrmWebhookSecret/);
+    // The login path queues nobody.
+    expect(JSON.stringify(statements)).not.toMatch(/sqs:/);
     expect(JSON.stringify(statements)).not.toMatch(/"\*"/);
   });
 
@@ -81,7 +138,7 @@ describe('the synthesized stack', () => {
 
   it('never puts a secret value in the template', () => {
     const secrets = template.findResources('AWS::SecretsManager::Secret');
-    expect(Object.keys(secrets)).toHaveLength(3);
+    expect(Object.keys(secrets)).toHaveLength(5);
     for (const secret of Object.values(secrets)) {
       expect(secret.Properties.SecretString).toBeUndefined();
       expect(secret.DeletionPolicy).toBe('Retain');
@@ -287,7 +344,7 @@ describe('the opt-in Action installation', () => {
   it('with an existing Auth0 credentials secret, creates none and grants the backfill read on it', () => {
     const imported = synth({ ...DEPLOYABLE, auth0CredentialsSecretArn: EXISTING_AUTH0_SECRET });
     const secrets = Object.values(imported.findResources('AWS::SecretsManager::Secret'));
-    expect(secrets).toHaveLength(2);
+    expect(secrets).toHaveLength(4);
     expect(JSON.stringify(secrets)).not.toMatch(/Auth0 M2M/);
     const worker = Object.values(imported.findResources('AWS::IAM::Policy')).filter((p) =>
       (p.Properties.Roles as Array<{ Ref: string }>).some((r) =>

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -81,6 +82,34 @@ describe('ensureStampTable', () => {
         new GetItemCommand({ TableName: TABLE, Key: { user_id: stamp.user_id } }),
       );
       expect(Item).toEqual(stamp);
+    });
+  });
+
+  it("re-creates a table of an older version, without the CRM events' indexes, once", async () => {
+    const path = folder();
+    await onFolder(path, async (client) => {
+      // The table as versions before CRM change events made it: the key alone.
+      await client.send(
+        new CreateTableCommand({
+          TableName: TABLE,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [{ AttributeName: 'user_id', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'user_id', KeyType: 'HASH' }],
+        }),
+      );
+      while ((await status(client)) !== 'ACTIVE') await new Promise((r) => setTimeout(r, 10));
+    });
+    await onFolder(path, async (client) => {
+      expect(await ensureStampTable(client, TABLE)).toBe('upgraded');
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: TABLE }));
+      expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual([
+        'by-crm-id',
+        'by-match-hash',
+      ]);
+      expect(await writeAndRead(client)).toEqual(stamp);
+    });
+    await onFolder(path, async (client) => {
+      expect(await ensureStampTable(client, TABLE)).toBe('existing');
     });
   });
 

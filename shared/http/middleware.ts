@@ -87,14 +87,18 @@ export function bodyLimit(maxBytes: number): Middleware {
   };
 }
 
-/** Verifies `X-Sync-Signature` before anything reads the body (docs/sync-api.md). */
+/**
+ * Verifies the signature header (`X-Sync-Signature`; `X-Crm-Signature` of CRM change events)
+ * before anything reads the body (docs/sync-api.md).
+ */
 export function signedRequest(
   secrets: () => Promise<readonly string[]>,
   clock: () => number,
+  headerName = 'x-sync-signature',
 ): Middleware {
   return {
     before: async (request) => {
-      const header = request.event.headers?.['x-sync-signature'];
+      const header = request.event.headers?.[headerName];
       const check = verifySignature(
         header,
         rawBody(request.event),

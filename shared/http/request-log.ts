@@ -36,6 +36,8 @@ export interface RequestTrace {
   crmMs?: number | undefined;
   /** Why the CRM gave no answer (stale, crm_unavailable). */
   crmFault?: string | undefined;
+  /** Counts of what the request did (POST /v1/crm-events), each a field and a Count metric. */
+  counts?: Readonly<Record<string, { readonly field: string; readonly value: number }>>;
 }
 
 /**
@@ -57,6 +59,8 @@ function outcomeOfError(error: SyncApiError): string {
 export function requestLog(
   logger: Logger,
   clock: () => number,
+  /** The metric counting requests by outcome: each API its own, so alarms do not mix. */
+  requestsMetric = 'Requests',
 ): middy.MiddlewareObj<ParsedEvent, HttpResult> {
   const write = (request: middy.Request<ParsedEvent, HttpResult>) => {
     const trace = request.event.trace;
@@ -70,6 +74,7 @@ export function requestLog(
           : trace.outcome;
     const crmFault = error instanceof SyncApiError ? error.detail : trace.crmFault;
     const crmMs = trace.crmMs;
+    const counts = Object.entries(trace.counts ?? {});
     logger.info('request', {
       outcome: outcome ?? 'unknown',
       http_status: request.response?.statusCode ?? 500,
@@ -85,11 +90,15 @@ export function requestLog(
       ...(crmFault === undefined ? {} : { crm_fault: crmFault }),
       // A fault of ours is named by its class only: messages of SDK errors carry request details.
       ...(error && !(error instanceof SyncApiError) ? { fault: error.name ?? 'unknown' } : {}),
+      ...Object.fromEntries(counts.map(([, { field, value }]) => [field, value])),
       ...embeddedMetrics(
         { Outcome: outcome ?? 'unknown' },
         {
-          Requests: { value: 1, unit: 'Count' },
+          [requestsMetric]: { value: 1, unit: 'Count' },
           ...(crmMs === undefined ? {} : { CrmLatency: { value: crmMs, unit: 'Milliseconds' } }),
+          ...Object.fromEntries(
+            counts.map(([metric, { value }]) => [metric, { value, unit: 'Count' as const }]),
+          ),
         },
       ),
     });
