@@ -1,6 +1,7 @@
 import { benchAction } from './action.ts';
 import { benchBackfill } from './backfill.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchCrmEvents } from './crm-events.ts';
 import { benchHostileCrm } from './hostile-crm.ts';
 import { benchLoginWrites } from './login-writes.ts';
 import { benchSlowTenant } from './slow-tenant.ts';
@@ -9,7 +10,7 @@ import { benchSyncHandler } from './sync-handler.ts';
 
 /**
  * `npm run bench`: prints figures; nothing here asserts on time.
- * `--quick` for a smoke run, `--only=sync,hostile,action,writes,cold,backfill,tenant` to pick sections,
+ * `--quick` for a smoke run, `--only=sync,hostile,action,writes,cold,backfill,events,tenant` to pick sections,
  * `--backfill-users=100000` for the backfill's size (default 20,000; 2,000 with --quick).
  */
 async function main(): Promise<void> {
@@ -50,6 +51,9 @@ async function main(): Promise<void> {
     const size = Number(process.argv.find((a) => a.startsWith('--backfill-users='))?.slice(17));
     const users = size > 0 ? size : quick ? 2_000 : 20_000;
     lines.push('', ...(await section('backfill', () => benchBackfill(users))));
+  }
+  if (wanted('events')) {
+    lines.push('', ...(await section('events', () => benchCrmEvents(quick ? 100 : 1_000))));
   }
   if (wanted('tenant')) {
     lines.push('', ...(await section('tenant', () => benchSlowTenant(quick ? 250 : 1_000))));

@@ -130,15 +130,29 @@ export class CrmEventProcessor {
   }
 }
 
-/** Runs `work` on every item, at most `concurrency` at a time; the first failure rejects. */
+/**
+ * Runs `work` on every item, at most `concurrency` at a time. After a failure no item is
+ * started, the ones under way are finished (nothing may still run once the request is
+ * answered: a Lambda is frozen then), and the first failure is thrown.
+ */
 async function inBatches<T>(
   items: readonly T[],
   concurrency: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
+    while (!failed && next < items.length) {
+      try {
+        await work(items[next++] as T);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   });
-  await Promise.all(lanes);
+  const results = await Promise.allSettled(lanes);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
