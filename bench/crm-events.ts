@@ -3,7 +3,7 @@ import { seededUser, seededUserId } from '#local/backfill/seeded-tenant.ts';
 import { type LocalBackfillStack, startLocalBackfillStack } from '#local/backfill/stack.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { httpApiEvent, lambdaContext } from '#stand-ins/api-gateway-events.ts';
-import { type ManagementApi, startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
+import { startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 import { startCrmServer } from '#stand-ins/crm-server.ts';
 import { generatedContact } from '#stand-ins/demo-crm.ts';
 import { generatedCrmId, generatedIndexOf } from '#stand-ins/demo-data.ts';

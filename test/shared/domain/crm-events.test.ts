@@ -3,6 +3,7 @@ import { CrmEventProcessor, MatchKeyHashUnavailable } from '#shared/domain/crm-e
 import { type CrmEvent, readCrmEvents } from '#shared/domain/crm-events.ts';
 import { matchKeyHash } from '#shared/domain/match-key-hash.ts';
 import type { CrmEventLedger, LinkedStamps, UserQueue } from '#shared/domain/ports.ts';
+import type { MatchKey } from '#shared/domain/sync-request.ts';
 
 const policy = { matchKeys: ['phone', 'email'] as const, defaultPhoneCountry: undefined };
 const read = (events: unknown) => readCrmEvents({ events }, policy);
@@ -131,11 +132,11 @@ function fakes(options: { failInvalidate?: string } = {}) {
   return { handled, invalidated, queued, byHash, ledger, stamps, queue };
 }
 
-const updated = (id: string, crmId: string): CrmEvent => ({
+const updated = (id: string, crmId: string, hints: MatchKey[] = []): CrmEvent => ({
   id,
   type: 'contact.updated',
   crmId,
-  hints: [],
+  hints,
 });
 
 describe('CrmEventProcessor', () => {
@@ -201,7 +202,7 @@ describe('CrmEventProcessor', () => {
     const f = fakes();
     const processor = new CrmEventProcessor({ ...f, matchKeyHash: async () => undefined });
     await expect(
-      processor.process([{ ...updated('e1', 'C-1'), hints: [{ kind: 'email', email: 'a@b.c' }] }]),
+      processor.process([updated('e1', 'C-1', [{ kind: 'email', email: 'a@b.c' }])]),
     ).rejects.toBeInstanceOf(MatchKeyHashUnavailable);
     expect(f.handled.size).toBe(0);
   });
