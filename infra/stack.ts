@@ -53,7 +53,7 @@ export class CrmSyncStack extends Stack {
       secrets,
       governance,
       api: sync,
-      users: backfill.queue,
+      resyncs: backfill.resyncs,
     });
     const functions: Record<string, import('aws-cdk-lib/aws-lambda').IFunction> = {
       Sync: sync.handler,
@@ -80,7 +80,7 @@ export class CrmSyncStack extends Stack {
       functions,
       deadLetterQueues: { BackfillDeadLetters: backfill.deadLetterQueue },
       backfill: { runs: backfill.stateMachine, users: backfill.queue },
-      crmEvents: true,
+      crmEvents: { resyncs: backfill.resyncs },
       alarmEmail: config.alarmEmail,
     });
     new LogQueries(this, 'LogQueries', {

@@ -63,7 +63,8 @@ export async function startLocalStack(
     options.persist === false ? undefined : claimDataFolder(join(dataDir, 'dynamodb'));
   const dynamo = await startEmbeddedDynamoDb(dynamoPath ? { path: dynamoPath } : {});
   const dynamodb = dynamo.client();
-  await ensureStampTable(dynamodb, LOCAL_TABLE_NAME);
+  // Its own dynalite: a table from before CRM change events is re-created with their index.
+  await ensureStampTable(dynamodb, LOCAL_TABLE_NAME, { recreateUnindexed: true });
 
   const config = loadSyncServiceConfig({
     ...env,
@@ -84,7 +85,7 @@ export async function startLocalStack(
       TABLE_NAME: LOCAL_TABLE_NAME,
       CRM_WEBHOOK_SECRET: webhookSecret,
       MATCH_KEY_HASH_SECRET: matchKeyHashSecret,
-      BACKFILL_QUEUE_URL: undefined,
+      RESYNC_QUEUE_URL: undefined,
     }),
     { dynamodb, logger, queue: options.resyncQueue },
   );

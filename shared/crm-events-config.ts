@@ -31,7 +31,7 @@ const environment = z
     CRM_WEBHOOK_SECRET_ARN: optionalText,
     MATCH_KEY_HASH_SECRET: optionalText,
     MATCH_KEY_HASH_SECRET_ARN: optionalText,
-    BACKFILL_QUEUE_URL: optionalText,
+    RESYNC_QUEUE_URL: optionalText,
     CRM_EVENT_RESYNC_DELAY_SECONDS: int(0, 900, 30),
     SECRETS_MAX_AGE_SECONDS: int(0, 86_400, 300),
   })
@@ -56,7 +56,7 @@ export function loadCrmEventsConfig(
     ...stamps,
     webhookSecret: secretSetting(e.CRM_WEBHOOK_SECRET, e.CRM_WEBHOOK_SECRET_ARN),
     matchKeyHashSecret: secretSetting(e.MATCH_KEY_HASH_SECRET, e.MATCH_KEY_HASH_SECRET_ARN),
-    queueUrl: e.BACKFILL_QUEUE_URL,
+    queueUrl: e.RESYNC_QUEUE_URL,
     resyncDelaySeconds: e.CRM_EVENT_RESYNC_DELAY_SECONDS,
     secretsMaxAgeSeconds: e.SECRETS_MAX_AGE_SECONDS,
   };

@@ -17,18 +17,30 @@ export function metricsNamespace(stackName: string): string {
 }
 
 /**
- * The stamp table's key, TTL attribute and indexes: one item per user
- * (shared/adapters/dynamodb-stamps.ts). The two indexes find the stamps a CRM change event
- * concerns (shared/adapters/dynamodb-crm-events.ts): by the CRM id a stamp links to, and by the
- * keyed hash of the match key it was answered for. Both are sparse (only items with the
- * attribute) and project the key alone.
+ * The stamp table's key, TTL attribute and index: one item per user
+ * (shared/adapters/dynamodb-stamps.ts). The index finds the stamps a CRM change event concerns
+ * (shared/adapters/dynamodb-crm-events.ts) by `change_key`: `crm#<CRM id>` for a stamp linked
+ * to a contact, `key#<match-key hash>` for a not_found one (`changeKey`). One index, not one per
+ * kind: DynamoDB (and so CloudFormation) creates one index per table update, and a deployed
+ * table must gain it in one deploy. Sparse (only items with the attribute), keys only.
  */
 export const STAMP_TABLE = {
   partitionKey: 'user_id',
   ttlAttribute: 'expires_at',
-  linkIndex: { indexName: 'by-crm-id', partitionKey: 'linked_crm_id' },
-  matchIndex: { indexName: 'by-match-hash', partitionKey: 'match_hash' },
+  changeIndex: { indexName: 'by-change-key', partitionKey: 'change_key' },
 } as const;
+
+/**
+ * A stamp's `change_key`: its CRM id when it links to a contact, else the hash of the match key
+ * it was not found for; none without either, or for an id too long to be an index key (at most
+ * 2,048 bytes; no CRM's ids come near).
+ */
+export function changeKey(
+  link: { readonly crmId: string } | { readonly matchHash: string },
+): string | undefined {
+  const key = 'crmId' in link ? `crm#${link.crmId}` : `key#${link.matchHash}`;
+  return Buffer.byteLength(key) <= 1_024 ? key : undefined;
+}
 
 /**
  * The stamp table's key of the backfill's run lock, the one item that says which run may export
@@ -36,6 +48,12 @@ export const STAMP_TABLE = {
  * it never meets a user's stamp.
  */
 export const BACKFILL_RUN_LOCK_KEY = '#backfill#run';
+
+/**
+ * The key prefix of the handled CRM change events' items in the stamp table
+ * (shared/adapters/dynamodb-crm-events.ts); the events function may write nothing else whole.
+ */
+export const CRM_EVENT_KEY_PREFIX = '#crm-event#';
 
 /** Receives of a backfill message before it goes to the dead-letter queue (the redrive policy). */
 export const BACKFILL_MAX_RECEIVES = 8;

@@ -113,7 +113,9 @@ export async function startDemoCrm(options: {
     try {
       body = JSON.parse(await readAll(req));
     } catch {
-      return reply(400, { error: 'bad json' });
+      // Not JSON, or the request was cut off while it was read.
+      if (!res.destroyed) reply(400, { error: 'bad json' });
+      return;
     }
     if (req.url === CHANGE_PATH) {
       const { phone_number: phone, changes } = body;

@@ -14,6 +14,12 @@ export interface TableReadiness {
   /** The bound on each wait for the table to become ACTIVE (or to be gone). */
   readonly timeoutMs?: number;
   readonly pollMs?: number;
+  /**
+   * Re-create an ACTIVE table that lacks the CRM events' index (a local stack's table of an
+   * older version). Only for a table of the embedded dynalite the caller owns: it drops the
+   * table's items.
+   */
+  readonly recreateUnindexed?: boolean;
 }
 
 /**
@@ -36,7 +42,7 @@ export async function ensureStampTable(
   const { stuckAfterMs = 1_000, timeoutMs = 10_000, pollMs = 20 } = readiness;
   const found = await settle(client, tableName, stuckAfterMs, pollMs);
   const indexed = INDEXES.every((name) => found.indexNames.includes(name));
-  if (found.status === 'ACTIVE' && indexed) return 'existing';
+  if (found.status === 'ACTIVE' && (indexed || !readiness.recreateUnindexed)) return 'existing';
   if (found.status === 'ACTIVE') {
     // A table of a version before CRM change events, without their indexes. dynalite accepts
     // an UpdateTable that creates an index but never builds it, so the table is made anew: its
@@ -64,12 +70,13 @@ export async function ensureStampTable(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [STAMP_TABLE, STAMP_TABLE.linkIndex, STAMP_TABLE.matchIndex].map(
-        (key) => ({ AttributeName: key.partitionKey, AttributeType: 'S' }),
-      ),
+      AttributeDefinitions: [STAMP_TABLE, STAMP_TABLE.changeIndex].map((key) => ({
+        AttributeName: key.partitionKey,
+        AttributeType: 'S',
+      })),
       KeySchema: [{ AttributeName: STAMP_TABLE.partitionKey, KeyType: 'HASH' }],
       // As infra/constructs/stamp-table.ts defines them: sparse, keys only.
-      GlobalSecondaryIndexes: [STAMP_TABLE.linkIndex, STAMP_TABLE.matchIndex].map((index) => ({
+      GlobalSecondaryIndexes: [STAMP_TABLE.changeIndex].map((index) => ({
         IndexName: index.indexName,
         KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
         Projection: { ProjectionType: 'KEYS_ONLY' },
@@ -81,10 +88,7 @@ export async function ensureStampTable(
   return found.status === undefined ? 'created' : 'recovered';
 }
 
-const INDEXES: readonly string[] = [
-  STAMP_TABLE.linkIndex.indexName,
-  STAMP_TABLE.matchIndex.indexName,
-];
+const INDEXES: readonly string[] = [STAMP_TABLE.changeIndex.indexName];
 
 interface TableState {
   /** undefined: no such table. */

@@ -54,6 +54,7 @@ export function createCrmEventsApi(deps: CrmEventsApiDependencies) {
         CrmEventsIgnored: { field: 'ignored', value: counts.ignored },
         CrmEventUsersInvalidated: { field: 'users_invalidated', value: counts.usersInvalidated },
         CrmEventUsersQueued: { field: 'users_queued', value: counts.usersQueued },
+        CrmEventKeysTruncated: { field: 'keys_truncated', value: counts.keysTruncated },
       };
       return json(202, {
         accepted: counts.accepted,

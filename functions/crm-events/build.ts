@@ -16,7 +16,7 @@ import { createCrmEventsApi } from './app.ts';
 export interface CrmEventsClients {
   readonly dynamodb: DynamoDBClient;
   readonly secretsManager?: SecretsManagerClient | undefined;
-  /** Sends to BACKFILL_QUEUE_URL; needed when it is set. */
+  /** Sends to RESYNC_QUEUE_URL; needed when it is set. */
   readonly sqs?: SQSClient | undefined;
   /** A queue to use instead of SQS (the local backfill's in-memory one). */
   readonly queue?: UserQueue | undefined;
@@ -59,6 +59,6 @@ export function buildCrmEventsApi(config: CrmEventsConfig, clients: CrmEventsCli
 
 function sqsQueue(config: CrmEventsConfig, sqs: SQSClient | undefined): UserQueue | undefined {
   if (config.queueUrl === undefined) return undefined;
-  if (!sqs) throw new Error('BACKFILL_QUEUE_URL is set but no SQS client was given');
+  if (!sqs) throw new Error('RESYNC_QUEUE_URL is set but no SQS client was given');
   return new SqsUserQueue(sqs, config.queueUrl, undefined, config.resyncDelaySeconds);
 }

@@ -46,8 +46,17 @@ export interface BackfillProps {
  * once, succeeded: a run exports only while it holds the run lock in the stamp table
  * (backfill-run-lock.ts). `backfillEnabled=false` deploys the schedule disabled.
  */
+/** Concurrent workers of CRM event re-syncs (an SQS event source's least maxConcurrency). */
+const RESYNC_WORKERS = 2;
+
 export class Backfill extends Construct {
   readonly queue: Queue;
+  /**
+   * Users a CRM change event queued for a re-sync: a lane of their own, worked beside a run's
+   * export instead of behind it (a run can queue the whole tenant), and never seen by a worker
+   * of a version before events (their messages hold only the user id).
+   */
+  readonly resyncs: Queue;
   readonly deadLetterQueue: Queue;
   readonly worker: ServiceFunction;
   readonly orchestrator: ServiceFunction;
@@ -86,11 +95,20 @@ export class Backfill extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: BACKFILL_MAX_RECEIVES },
     });
 
+    this.resyncs = new Queue(this, 'Resyncs', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(3),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: BACKFILL_MAX_RECEIVES },
+    });
+
     const auth0Environment = {
       AUTH0_DOMAIN: config.auth0Domain,
       AUTH0_SECRET_ARN: secrets.auth0.secretArn,
     };
 
+    const workers = config.backfillMaxConcurrency + RESYNC_WORKERS;
     this.worker = new ServiceFunction(this, 'Worker', {
       entry: 'functions/backfill-worker/handler.ts',
       description: 'auth0-crm-sync: backfill worker (one SQS batch of users)',
@@ -99,11 +117,10 @@ export class Backfill extends Construct {
       environment: {
         ...syncServiceEnvironment(config, table, secrets),
         ...auth0Environment,
-        // Each of the concurrent workers keeps to its share of the two budgets.
-        AUTH0_WRITES_PER_SECOND: String(
-          config.auth0WritesPerSecond / config.backfillMaxConcurrency,
-        ),
-        CRM_RATE_PER_SECOND: String(config.crmRatePerSecond / config.backfillMaxConcurrency),
+        // Each of the concurrent workers (the run's and the re-syncs') keeps to its share of the
+        // two budgets.
+        AUTH0_WRITES_PER_SECOND: String(config.auth0WritesPerSecond / workers),
+        CRM_RATE_PER_SECOND: String(config.crmRatePerSecond / workers),
       },
     });
     const workerSource = new SqsEventSource(this.queue, {
@@ -112,6 +129,14 @@ export class Backfill extends Construct {
       maxConcurrency: config.backfillMaxConcurrency,
     });
     this.worker.addEventSource(workerSource);
+    // The re-syncs' lane: two workers at most (SQS's least), whatever a run is doing.
+    this.worker.addEventSource(
+      new SqsEventSource(this.resyncs, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: RESYNC_WORKERS,
+      }),
+    );
     this.workerEventSourceMappingId = workerSource.eventSourceMappingId;
     grantItemActions(
       table,

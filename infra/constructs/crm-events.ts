@@ -1,9 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { STAMP_TABLE } from '#shared/names.ts';
+import { CRM_EVENT_KEY_PREFIX, STAMP_TABLE } from '#shared/names.ts';
 import type { StackConfig } from '../config.ts';
 import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
@@ -18,8 +19,8 @@ export interface CrmEventsProps {
   readonly governance: Governance;
   /** The API the route is added to: the sync API's, so the CRM is given the same host. */
   readonly api: SyncApi;
-  /** The backfill's queue of users: affected users go there for a profile re-sync. */
-  readonly users: IQueue;
+  /** The backfill's queue of re-syncs: affected users go there, worked by its worker. */
+  readonly resyncs: IQueue;
 }
 
 /**
@@ -45,28 +46,32 @@ export class CrmEvents extends Construct {
         ...stampEnvironment(config, table),
         CRM_WEBHOOK_SECRET_ARN: secrets.crmWebhook.secretArn,
         MATCH_KEY_HASH_SECRET_ARN: secrets.matchKeyHash.secretArn,
-        BACKFILL_QUEUE_URL: props.users.queueUrl,
+        RESYNC_QUEUE_URL: props.resyncs.queueUrl,
       },
     });
-    // What DynamoDbCrmEvents does: read and write event ids, mark stamps, query the two indexes.
-    grantItemActions(
-      table,
-      this.handler,
-      'dynamodb:BatchGetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
+    // What DynamoDbCrmEvents does. The event ids are items of their own: reading and writing
+    // items is allowed under their key prefix only (dynamodb:LeadingKeys), so this function
+    // cannot write a stamp, a used signature or the backfill's run lock. Marking a stamp changed
+    // is an UpdateItem of any user's item (the one action on stamps it needs).
+    this.handler.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${CRM_EVENT_KEY_PREFIX}*`] },
+        },
+      }),
     );
-    grantIndexQuery(table, this.handler, [
-      STAMP_TABLE.linkIndex.indexName,
-      STAMP_TABLE.matchIndex.indexName,
-    ]);
+    grantItemActions(table, this.handler, 'dynamodb:UpdateItem');
+    grantIndexQuery(table, this.handler, [STAMP_TABLE.changeIndex.indexName]);
     secrets.crmWebhook.grantRead(this.handler);
     secrets.matchKeyHash.grantRead(this.handler);
-    props.users.grantSendMessages(this.handler);
+    props.resyncs.grantSendMessages(this.handler);
 
     props.api.addSignedRoute(
       '/v1/crm-events',
-      HttpMethod.POST,
+      // Every method: the function answers the contract's 405 for any but POST.
+      HttpMethod.ANY,
       this.handler,
       'Every POST /v1/crm-events request is authenticated by its HMAC signature (X-Crm-Signature, the CRM webhook secret) inside the handler before its body is read; a CRM webhook cannot sign SigV4 or obtain a JWT.',
     );

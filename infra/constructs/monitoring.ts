@@ -26,8 +26,8 @@ export interface MonitoringProps {
   /** The backfill's runs and the queue of users they fill. */
   readonly backfill?: { readonly runs: IStateMachine; readonly users: IQueue };
   readonly alarmEmail?: string | undefined;
-  /** Whether POST /v1/crm-events is deployed: its failures and refusals are alarmed on. */
-  readonly crmEvents?: boolean;
+  /** POST /v1/crm-events's queue of re-syncs: its failures, refusals and waits are alarmed on. */
+  readonly crmEvents?: { readonly resyncs: IQueue };
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -124,7 +124,7 @@ export class Monitoring extends Construct {
       });
     }
     if (props.backfill) this.backfillAlarms(props.backfill);
-    if (props.crmEvents) this.crmEventAlarms();
+    if (props.crmEvents) this.crmEventAlarms(props.crmEvents.resyncs);
     for (const [name, queue] of Object.entries(props.deadLetterQueues ?? {})) {
       this.alarm(`${name}Depth`, {
         metric: queue.metricApproximateNumberOfMessagesVisible({
@@ -242,7 +242,17 @@ export class Monitoring extends Construct {
    * operator must know when they keep failing or keep being refused, since the changes then
    * wait for logins on the next sync day and the next backfill.
    */
-  private crmEventAlarms(): void {
+  private crmEventAlarms(resyncs: IQueue): void {
+    this.alarm('CrmEventResyncsOldestMessageAge', {
+      metric: resyncs.metricApproximateAgeOfOldestMessage({
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+      }),
+      threshold: 3_600,
+      description:
+        "A user a CRM change event queued for a re-sync has waited an hour: the backfill worker is not taking the re-syncs queue (its event source disabled, the worker failing, Auth0 or the CRM refusing). Those users keep yesterday's claims in their profile until the sync day ends. Check the BackfillWorker errors and the re-syncs event source mapping.",
+      evaluationPeriods: 1,
+    });
     const events = (code: string) =>
       this.serviceMetric('CrmEventRequests', { Outcome: code }, 'Sum', TEN_MINUTES);
     this.alarm('CrmEventsFailed', {

@@ -29,7 +29,7 @@ export class StampTable extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       // Where CRM change events find the stamps they concern (shared/names.ts). Keys only: an
       // event needs the user ids, and the index then holds no stamp data.
-      globalSecondaryIndexes: [STAMP_TABLE.linkIndex, STAMP_TABLE.matchIndex].map((index) => ({
+      globalSecondaryIndexes: [STAMP_TABLE.changeIndex].map((index) => ({
         indexName: index.indexName,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         projectionType: ProjectionType.KEYS_ONLY,

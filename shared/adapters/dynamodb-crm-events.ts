@@ -7,20 +7,18 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { CrmEventLedger, LinkedStamps } from '../domain/ports.ts';
-import { STAMP_TABLE } from '../names.ts';
+import type { CrmEventLedger, LinkedStamps, ListedUsers } from '../domain/ports.ts';
+import { CRM_EVENT_KEY_PREFIX, changeKey, STAMP_TABLE } from '../names.ts';
 import { batchGetItems } from './dynamodb-batch-get.ts';
-
-/** Partition keys of handled CRM events; user ids never start with `#` (sync-request.ts). */
-export const CRM_EVENT_KEY_PREFIX = '#crm-event#';
 
 /**
  * At most this many users per CRM id or match-key hash: one contact is one person, and a few
  * Auth0 users (an SMS and an email login) at most. More is a CRM id or number shared by
- * unrelated records, whose re-sync must not become a flood; the rest are settled by their next
- * login's normal lookup or the next backfill.
+ * unrelated records, whose re-sync must not become a flood: the others keep their stamp and
+ * profile until the sync day ends (counted, `users_truncated`). It bounds a request's work:
+ * 100 events of at most 4 keys each, 10,000 stamps at worst.
  */
-export const MAX_USERS_PER_KEY = 1_000;
+export const MAX_USERS_PER_KEY = 25;
 
 /**
  * CRM change events on the stamp table: the handled event ids (items of their own, keyed
@@ -72,12 +70,12 @@ export class DynamoDbCrmEvents implements CrmEventLedger, LinkedStamps {
     );
   }
 
-  usersLinkedTo(crmId: string): Promise<readonly string[]> {
-    return this.usersBy(STAMP_TABLE.linkIndex, crmId);
+  usersLinkedTo(crmId: string): Promise<ListedUsers> {
+    return this.usersBy(changeKey({ crmId }));
   }
 
-  usersMatching(matchHash: string): Promise<readonly string[]> {
-    return this.usersBy(STAMP_TABLE.matchIndex, matchHash);
+  usersMatching(matchHash: string): Promise<ListedUsers> {
+    return this.usersBy(changeKey({ matchHash }));
   }
 
   /**
@@ -103,12 +101,12 @@ export class DynamoDbCrmEvents implements CrmEventLedger, LinkedStamps {
     }
   }
 
-  /** The user ids an index lists under one key, page by page, up to MAX_USERS_PER_KEY. */
-  private async usersBy(
-    index: { readonly indexName: string; readonly partitionKey: string },
-    value: string,
-  ): Promise<string[]> {
+  /** The user ids the index lists under one key, page by page, up to MAX_USERS_PER_KEY. */
+  private async usersBy(value: string | undefined): Promise<ListedUsers> {
+    const index = STAMP_TABLE.changeIndex;
     const users: string[] = [];
+    // A key too long to index was never written: nobody is listed under it.
+    if (value === undefined) return { users, more: false };
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
@@ -118,7 +116,8 @@ export class DynamoDbCrmEvents implements CrmEventLedger, LinkedStamps {
           KeyConditionExpression: '#key = :value',
           ExpressionAttributeNames: { '#key': index.partitionKey },
           ExpressionAttributeValues: { ':value': { S: value } },
-          Limit: MAX_USERS_PER_KEY - users.length,
+          // One beyond the cap: whether there are more is worth knowing (and counting).
+          Limit: MAX_USERS_PER_KEY + 1 - users.length,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
@@ -127,8 +126,8 @@ export class DynamoDbCrmEvents implements CrmEventLedger, LinkedStamps {
         if (id !== undefined) users.push(id);
       }
       start = page.LastEvaluatedKey;
-    } while (start !== undefined && users.length < MAX_USERS_PER_KEY);
-    return users;
+    } while (start !== undefined && users.length <= MAX_USERS_PER_KEY);
+    return { users: users.slice(0, MAX_USERS_PER_KEY), more: users.length > MAX_USERS_PER_KEY };
   }
 }
 

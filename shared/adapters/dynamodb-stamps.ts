@@ -21,6 +21,7 @@ import type {
   SyncStamp,
 } from '../domain/ports.ts';
 import type { MatchKeyKind } from '../domain/sync-request.ts';
+import { changeKey, STAMP_TABLE } from '../names.ts';
 import { batchGetItems } from './dynamodb-batch-get.ts';
 
 export interface DynamoDbStampStoreOptions {
@@ -148,9 +149,10 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
 
   /**
    * One PutItem, the same as before CRM change events: its condition costs no extra request. It
-   * refuses only when an event marked the stamp changed (`crm_changed_at`, set by
-   * DynamoDbCrmEvents.invalidate) at or after the lookup began: the CRM's answer may predate
-   * the change. The put replaces the item, so the mark goes with the next stamp written.
+   * refuses when an event marked the stamp changed (`crm_changed_at`, set by
+   * DynamoDbCrmEvents.invalidate) at or after the lookup began, since the CRM's answer may
+   * predate the change, and when a later lookup's stamp is there. The put replaces the item,
+   * so the mark goes with the next stamp written.
    */
   async put(stamp: SyncStamp): Promise<'written' | 'superseded'> {
     try {
@@ -161,10 +163,9 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
             user_id: { S: stamp.userId },
             status: { S: stamp.status },
             crm_id: stamp.crmId === null ? { NULL: true } : { S: stamp.crmId },
-            // The index key (STAMP_TABLE.linkIndex): a string, or absent. crm_id cannot be the
+            // The index key (STAMP_TABLE.changeIndex): a string, or absent. crm_id cannot be the
             // key, as a not_found stamp stores it as NULL, which an index key refuses.
-            ...(stamp.crmId === null ? {} : { linked_crm_id: { S: stamp.crmId } }),
-            ...(stamp.matchHash === undefined ? {} : { match_hash: { S: stamp.matchHash } }),
+            ...changeKeyAttribute(stamp),
             fields: { S: JSON.stringify(stamp.fields) },
             synced_at: { N: String(stamp.syncedAt) },
             fresh_until: { N: String(stamp.freshUntil) },
@@ -172,7 +173,11 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
             ...(stamp.matchKey === undefined ? {} : { match_key: { S: stamp.matchKey } }),
             expires_at: { N: String(Math.ceil(stamp.freshUntil / 1000) + this.retentionSeconds) },
           },
-          ConditionExpression: 'attribute_not_exists(crm_changed_at) OR crm_changed_at < :began',
+          // Nor over a stamp of a later lookup: one that outlived its lease (a slow CRM, a
+          // frozen instance) must not replace a newer answer, which the put would also take
+          // the change mark from.
+          ConditionExpression:
+            '(attribute_not_exists(crm_changed_at) OR crm_changed_at < :began) AND (attribute_not_exists(synced_at) OR synced_at <= :began)',
           ExpressionAttributeValues: { ':began': { N: String(stamp.syncedAt) } },
         }),
       );
@@ -249,6 +254,16 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
+}
+
+function changeKeyAttribute(stamp: SyncStamp): Record<string, AttributeValue> {
+  const key =
+    stamp.crmId !== null
+      ? changeKey({ crmId: stamp.crmId })
+      : stamp.matchHash !== undefined
+        ? changeKey({ matchHash: stamp.matchHash })
+        : undefined;
+  return key === undefined ? {} : { [STAMP_TABLE.changeIndex.partitionKey]: { S: key } };
 }
 
 function toEntry(userId: string, item: Record<string, AttributeValue>): StampEntry {

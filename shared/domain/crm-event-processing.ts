@@ -1,6 +1,6 @@
 import { type CrmEvent, EVENT_ID_RETENTION_DAYS } from './crm-events.ts';
 import type { MatchKeyHasher } from './match-key-hash.ts';
-import type { CrmEventLedger, LinkedStamps, UserQueue } from './ports.ts';
+import type { CrmEventLedger, LinkedStamps, ListedUsers, UserQueue } from './ports.ts';
 
 /** What one request's events came to (the 202's body, and more for the log line). */
 export interface CrmEventCounts {
@@ -14,6 +14,8 @@ export interface CrmEventCounts {
   usersInvalidated: number;
   /** Users queued for a re-sync of their profile (deployed: the backfill's queue). */
   usersQueued: number;
+  /** Keys (CRM ids, match-key hashes) that listed more users than are marked for one key. */
+  keysTruncated: number;
 }
 
 export interface CrmEventDependencies {
@@ -60,6 +62,7 @@ export class CrmEventProcessor {
       ignored: 0,
       usersInvalidated: 0,
       usersQueued: 0,
+      keysTruncated: 0,
     };
     const fresh: Array<Exclude<CrmEvent, { type: 'unknown' }>> = [];
     const seenInRequest = new Set<string>();
@@ -81,7 +84,7 @@ export class CrmEventProcessor {
     const users = new Map<string, Promise<void>>();
     const changedAt = this.clock();
     await inBatches(toHandle, this.concurrency, async (event) => {
-      const affected = await this.affectedUsers(event);
+      const affected = await this.affectedUsers(event, counts);
       const mine = affected.filter((userId) => !users.has(userId));
       const work = this.settle(mine, changedAt, counts);
       for (const userId of mine) users.set(userId, work);
@@ -96,9 +99,12 @@ export class CrmEventProcessor {
   }
 
   /** The users an event may concern, each once. */
-  private async affectedUsers(event: Exclude<CrmEvent, { type: 'unknown' }>): Promise<string[]> {
+  private async affectedUsers(
+    event: Exclude<CrmEvent, { type: 'unknown' }>,
+    counts: CrmEventCounts,
+  ): Promise<string[]> {
     const { stamps } = this.deps;
-    const lookups: Array<Promise<readonly string[]>> = [stamps.usersLinkedTo(event.crmId)];
+    const lookups: Array<Promise<ListedUsers>> = [stamps.usersLinkedTo(event.crmId)];
     if (event.mergedInto !== undefined) lookups.push(stamps.usersLinkedTo(event.mergedInto));
     for (const key of event.hints) {
       lookups.push(
@@ -108,7 +114,9 @@ export class CrmEventProcessor {
         }),
       );
     }
-    return [...new Set((await Promise.all(lookups)).flat())];
+    const listed = await Promise.all(lookups);
+    counts.keysTruncated += listed.filter((l) => l.more).length;
+    return [...new Set(listed.flatMap((l) => l.users))];
   }
 
   /** Marks the users' stamps changed, then queues the users (ten to a message batch). */

@@ -64,25 +64,17 @@ function readEvent(event: unknown, index: number, policy: RequestPolicy): CrmEve
     throw invalid(`${at}.type must be a string of 1 to 64 characters`);
   }
   if (!(CRM_EVENT_TYPES as readonly string[]).includes(type)) return { id, type: 'unknown' };
-  const crmId = event.crm_id;
-  if (!isId(crmId)) throw invalid(`${at}.crm_id ${ID_RULE}`);
+  const crmId = contactId(event.crm_id);
+  if (crmId === undefined) throw invalid(`${at}.crm_id ${CONTACT_ID_RULE}`);
   let mergedInto: string | undefined;
   if (type === 'contact.merged') {
-    if (!isId(event.merged_into)) {
-      throw invalid(`${at}.merged_into ${ID_RULE} (a contact.merged event names the contact kept)`);
+    mergedInto = contactId(event.merged_into);
+    if (mergedInto === undefined) {
+      throw invalid(
+        `${at}.merged_into ${CONTACT_ID_RULE} (a contact.merged event names the contact kept)`,
+      );
     }
-    if (event.merged_into === crmId) throw invalid(`${at}.merged_into must differ from crm_id`);
-    mergedInto = event.merged_into;
-  }
-  for (const field of ['phone_number', 'email'] as const) {
-    const value = event[field];
-    if (
-      value !== undefined &&
-      value !== null &&
-      (typeof value !== 'string' || value.length > 320)
-    ) {
-      throw invalid(`${at}.${field} must be a string of at most 320 characters`);
-    }
+    if (mergedInto === crmId) throw invalid(`${at}.merged_into must differ from crm_id`);
   }
   return {
     id,
@@ -96,13 +88,17 @@ function readEvent(event: unknown, index: number, policy: RequestPolicy): CrmEve
 /** The match keys an event names, normalised as a login's are, for the keys the deployment uses. */
 function hintsOf(event: Record<string, unknown>, policy: RequestPolicy): MatchKey[] {
   const hints: MatchKey[] = [];
+  // Anything else (a number, an object, an overlong string) is no hint, and no reason to
+  // refuse the event: its ids still say whom it concerns.
+  const usable = (value: unknown): value is string =>
+    typeof value === 'string' && value.length <= 320 && value.isWellFormed();
   const phone = event.phone_number;
-  if (policy.matchKeys.includes('phone') && typeof phone === 'string' && phone.isWellFormed()) {
+  if (policy.matchKeys.includes('phone') && usable(phone)) {
     const parsed = normalisePhoneNumber(phone, policy.defaultPhoneCountry);
     if (parsed.ok) hints.push({ kind: 'phone', e164: parsed.e164 });
   }
   const email = event.email;
-  if (policy.matchKeys.includes('email') && typeof email === 'string' && email.isWellFormed()) {
+  if (policy.matchKeys.includes('email') && usable(email)) {
     const normalised = normaliseEmail(email);
     if (normalised !== undefined) hints.push({ kind: 'email', email: normalised });
   }
@@ -111,6 +107,16 @@ function hintsOf(event: Record<string, unknown>, policy: RequestPolicy): MatchKe
 
 const ID_RULE =
   'must be a string of 1 to 256 characters of well-formed text without control characters';
+const CONTACT_ID_RULE = `${ID_RULE}, or a whole number`;
+
+/**
+ * A contact's id as the stamps hold it: a CRM whose ids are numbers sends them as JSON
+ * numbers, and readCrmId (claims.ts) keeps those as their decimal text.
+ */
+function contactId(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  return isId(value) ? value : undefined;
+}
 
 function isId(value: unknown): value is string {
   if (typeof value !== 'string' || value.length < 1 || value.length > MAX_ID_LENGTH) return false;

@@ -201,12 +201,21 @@ export interface CrmEventLedger {
   recordHandled(id: string, until: number): Promise<void>;
 }
 
-/** The stamps a CRM change concerns, found through the table's indexes, and their invalidation. */
+/**
+ * The users listed under one key, up to a cap; `more` when the key lists others beyond it (a
+ * CRM id or a number shared by unrelated people: their re-sync must not become a flood).
+ */
+export interface ListedUsers {
+  readonly users: readonly string[];
+  readonly more: boolean;
+}
+
+/** The stamps a CRM change concerns, found through the table's index, and their invalidation. */
 export interface LinkedStamps {
   /** Users whose stamp links them to this CRM id. */
-  usersLinkedTo(crmId: string): Promise<readonly string[]>;
-  /** Users whose stamp was answered for this match key (its keyed hash), found or not. */
-  usersMatching(matchHash: string): Promise<readonly string[]>;
+  usersLinkedTo(crmId: string): Promise<ListedUsers>;
+  /** Users whose not_found stamp was answered for this match key (its keyed hash). */
+  usersMatching(matchHash: string): Promise<ListedUsers>;
   /**
    * Marks the user's stamp as changed in the CRM at `at`: no longer fresh, so the next login
    * asks the CRM, and a lookup begun before `at` does not write over it (StampStore.put).

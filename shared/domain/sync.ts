@@ -184,6 +184,12 @@ export class SyncService {
     previous: SyncStamp | undefined,
   ): Promise<SyncOutcome> {
     const started = this.clock();
+    // Beside the CRM call, not after it: a refresh of the hash key must not lengthen the login.
+    const matchHash = this.matchKeyHash(request.matchKey).catch((error: unknown) => {
+      // No hash: only a change event naming this phone number or email would miss the user.
+      this.onFault({ operation: 'secret_read', error });
+      return undefined;
+    });
     let stamp: SyncStamp;
     try {
       stamp = this.stampFrom(request, basis, await this.crm.find(request.matchKey), started);
@@ -196,12 +202,8 @@ export class SyncService {
       return this.fallBack(previous, started, code);
     }
     const crmMs = this.clock() - started;
-    const matchHash = await this.matchKeyHash(request.matchKey).catch((error: unknown) => {
-      // No hash: only a change event naming this phone number or email would miss the user.
-      this.onFault({ operation: 'secret_read', error });
-      return undefined;
-    });
-    if (matchHash !== undefined) stamp = { ...stamp, matchHash };
+    const hash = await matchHash;
+    if (hash !== undefined) stamp = { ...stamp, matchHash: hash };
     let written: 'written' | 'superseded';
     try {
       written = await this.stamps.put(stamp);

@@ -87,8 +87,8 @@ describe('the default profile', () => {
     ];
     expect(acknowledgedIn(acknowledged, 'Auth0CrmSync-prod')).toEqual({
       'CT.APIGATEWAY.PR.5': [
+        'SyncApi/Api/ANY--v1--crm-events/Resource',
         'SyncApi/Api/DefaultRoute/Resource',
-        'SyncApi/Api/POST--v1--crm-events/Resource',
       ],
       'CT.CLOUDWATCH.PR.2': logGroups,
       'CT.CLOUDWATCH.PR.3': logGroups,
@@ -141,8 +141,8 @@ describe('the governed profile (-c governed=true, nothing else)', () => {
     expect(controls.violations).toEqual([]);
     expect(acknowledgedIn(acknowledged, 'Auth0CrmSync-prod')).toEqual({
       'CT.APIGATEWAY.PR.5': [
+        'SyncApi/Api/ANY--v1--crm-events/Resource',
         'SyncApi/Api/DefaultRoute/Resource',
-        'SyncApi/Api/POST--v1--crm-events/Resource',
       ],
     });
     expect(controlTowerSummary(reportText)).toBe(

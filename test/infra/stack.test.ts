@@ -39,11 +39,11 @@ describe('the synthesized stack', () => {
     }
   });
 
-  it('routes POST /v1/crm-events to a function of its own, which may query the two indexes and queue users', () => {
+  it('routes /v1/crm-events to a function of its own, which may query the index and queue re-syncs', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual([
       '$default',
-      'POST /v1/crm-events',
+      'ANY /v1/crm-events',
     ]);
     const events = statementsOf('CrmEventsCrmEventsFunctionRole');
     expect(actionsOf(events)).toEqual([
@@ -59,27 +59,30 @@ describe('the synthesized stack', () => {
       'sqs:GetQueueUrl',
       'sqs:SendMessage',
     ]);
+    // Whole items only under the event ids' prefix: never a stamp, a signature or the run lock.
+    const items = events.find((s) => actionsOf([s]).includes('dynamodb:PutItem')) as Statement & {
+      Condition?: unknown;
+    };
+    expect(items.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['#crm-event#*'] },
+    });
     const query = events.find((s) => s.Action === 'dynamodb:Query');
-    expect(JSON.stringify(query?.Resource)).toMatch(/index\/by-crm-id.*index\/by-match-hash/);
+    expect(JSON.stringify(query?.Resource)).toMatch(/index\/by-change-key"\]\]\}$/);
     const secrets = JSON.stringify(
       events.filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue')),
     );
     expect(secrets).toMatch(/CrmWebhookSecret/);
     expect(secrets).toMatch(/MatchKeyHashSecret/);
     expect(secrets).not.toMatch(/SigningSecret|CrmApiKey|Auth0Credentials/);
-    // No role may touch every index: each grant names the table, or the two indexes above.
+    // No role may touch every index: each grant names the table, or the index above.
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(policies).not.toContain('/index/*');
+    // One index: a deployed table can gain only one per update (DynamoDB's UpdateTable).
     const [table] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
     expect(table?.Properties.GlobalSecondaryIndexes).toEqual([
       {
-        IndexName: 'by-crm-id',
-        KeySchema: [{ AttributeName: 'linked_crm_id', KeyType: 'HASH' }],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      },
-      {
-        IndexName: 'by-match-hash',
-        KeySchema: [{ AttributeName: 'match_hash', KeyType: 'HASH' }],
+        IndexName: 'by-change-key',
+        KeySchema: [{ AttributeName: 'change_key', KeyType: 'HASH' }],
         Projection: { ProjectionType: 'KEYS_ONLY' },
       },
     ]);
@@ -284,13 +287,14 @@ describe('the backfill', () => {
     expect(definition).toContain(
       String.raw`{\"ErrorEquals\":[\"ExportFailedError\",\"MissingScopeError\"],\"MaxAttempts\":0},{\"ErrorEquals\":[\"States.ALL\"]`,
     );
+    // The users of runs, the re-syncs CRM events queue, and their dead letters.
     const queues = Object.values(template.findResources('AWS::SQS::Queue'));
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(3);
     for (const queue of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     template.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: Match.objectLike({ maxReceiveCount: 8 }),
     });
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 3);
     expect(JSON.stringify(template.findResources('AWS::SQS::QueuePolicy'))).toMatch(
       /aws:SecureTransport/,
     );
