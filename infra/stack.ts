@@ -76,7 +76,7 @@ export class CrmSyncStack extends Stack {
         sync.api.node.addDependency(installation);
     }
     new Monitoring(this, 'Monitoring', {
-      api: sync.api,
+      sync: sync.handler,
       functions,
       deadLetterQueues: { BackfillDeadLetters: backfill.deadLetterQueue },
       backfill: { runs: backfill.stateMachine, users: backfill.queue },
@@ -140,6 +140,19 @@ function backfillControlOutputs(stack: Stack, backfill: Backfill): void {
     ResumeBackfillWorkersCommand: {
       value: `aws lambda update-event-source-mapping --uuid ${mapping} --enabled`,
       description: 'The workers take users from the queue again',
+    },
+    ResyncsQueueUrl: {
+      value: backfill.resyncs.queueUrl,
+      description: 'The users CRM change events queued for a re-sync',
+    },
+    ResyncWorkersEventSourceMappingId: { value: backfill.resyncEventSourceMappingId },
+    PauseResyncWorkersCommand: {
+      value: `aws lambda update-event-source-mapping --uuid ${backfill.resyncEventSourceMappingId} --no-enabled`,
+      description:
+        "Stops the workers taking CRM events' re-syncs (the backfill's pause leaves them running); queued ones wait",
+    },
+    ResumeResyncWorkersCommand: {
+      value: `aws lambda update-event-source-mapping --uuid ${backfill.resyncEventSourceMappingId} --enabled`,
     },
     ListRunningBackfillsCommand: {
       value: `aws stepfunctions list-executions --state-machine-arn ${runs} --status-filter RUNNING`,

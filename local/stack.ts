@@ -64,7 +64,12 @@ export async function startLocalStack(
   const dynamo = await startEmbeddedDynamoDb(dynamoPath ? { path: dynamoPath } : {});
   const dynamodb = dynamo.client();
   // Its own dynalite: a table from before CRM change events is re-created with their index.
-  await ensureStampTable(dynamodb, LOCAL_TABLE_NAME, { recreateUnindexed: true });
+  const table = await ensureStampTable(dynamodb, LOCAL_TABLE_NAME, { recreateUnindexed: true });
+  if (table === 'upgraded') {
+    process.stderr.write(
+      'local stack: the stamp table predates CRM change events; re-created with their index (its stamps, a cache of the CRM, fill again)\n',
+    );
+  }
 
   const config = loadSyncServiceConfig({
     ...env,

@@ -32,8 +32,8 @@ export const STAMP_TABLE = {
 
 /**
  * A stamp's `change_key`: its CRM id when it links to a contact, else the hash of the match key
- * it was not found for; none without either, or for an id too long to be an index key (at most
- * 2,048 bytes; no CRM's ids come near).
+ * it was not found for; none without either, or for an id too long to index (over 1,024 bytes,
+ * half of DynamoDB's 2,048-byte limit on a partition key; no CRM's ids come near).
  */
 export function changeKey(
   link: { readonly crmId: string } | { readonly matchHash: string },

@@ -63,6 +63,8 @@ export class Backfill extends Construct {
   readonly stateMachine: StateMachine;
   /** The worker's SQS event source mapping: disabling it pauses every worker at once. */
   readonly workerEventSourceMappingId: string;
+  /** The worker's event source mapping on the re-syncs queue (CRM events' lane). */
+  readonly resyncEventSourceMappingId: string;
 
   private get stack(): Stack {
     return Stack.of(this);
@@ -130,13 +132,13 @@ export class Backfill extends Construct {
     });
     this.worker.addEventSource(workerSource);
     // The re-syncs' lane: two workers at most (SQS's least), whatever a run is doing.
-    this.worker.addEventSource(
-      new SqsEventSource(this.resyncs, {
-        batchSize: 10,
-        reportBatchItemFailures: true,
-        maxConcurrency: RESYNC_WORKERS,
-      }),
-    );
+    const resyncSource = new SqsEventSource(this.resyncs, {
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      maxConcurrency: RESYNC_WORKERS,
+    });
+    this.worker.addEventSource(resyncSource);
+    this.resyncEventSourceMappingId = resyncSource.eventSourceMappingId;
     this.workerEventSourceMappingId = workerSource.eventSourceMappingId;
     grantItemActions(
       table,

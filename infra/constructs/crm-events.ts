@@ -9,7 +9,7 @@ import type { StackConfig } from '../config.ts';
 import type { Governance } from './governance.ts';
 import { ServiceFunction } from './service-function.ts';
 import type { ServiceSecrets } from './service-secrets.ts';
-import { grantIndexQuery, grantItemActions } from './stamp-table.ts';
+import { grantIndexQuery } from './stamp-table.ts';
 import { type SyncApi, stampEnvironment } from './sync-api.ts';
 
 export interface CrmEventsProps {
@@ -49,10 +49,10 @@ export class CrmEvents extends Construct {
         RESYNC_QUEUE_URL: props.resyncs.queueUrl,
       },
     });
-    // What DynamoDbCrmEvents does. The event ids are items of their own: reading and writing
-    // items is allowed under their key prefix only (dynamodb:LeadingKeys), so this function
-    // cannot write a stamp, a used signature or the backfill's run lock. Marking a stamp changed
-    // is an UpdateItem of any user's item (the one action on stamps it needs).
+    // What DynamoDbCrmEvents does, and no more (DynamoDB's fine-grained access control,
+    // dynamodb:LeadingKeys and dynamodb:Attributes: https://docs.aws.amazon.com/amazondynamodb/
+    // latest/developerguide/specifying-conditions.html). Whole items only under the event ids'
+    // prefix: it cannot write a stamp, a used signature or the backfill's run lock.
     this.handler.addToRolePolicy(
       new PolicyStatement({
         actions: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
@@ -62,7 +62,27 @@ export class CrmEvents extends Construct {
         },
       }),
     );
-    grantItemActions(table, this.handler, 'dynamodb:UpdateItem');
+    // Marking a stamp changed: an UpdateItem of a user's item (no `#` key: never one of the
+    // service's own items) that touches the two attributes it sets and the one its condition
+    // reads, and returns nothing. It cannot change a stamp's data, link or lease.
+    this.handler.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['#*'] },
+          'ForAllValues:StringEquals': {
+            'dynamodb:Attributes': [
+              STAMP_TABLE.partitionKey,
+              'fresh_until',
+              'crm_changed_at',
+              'synced_at',
+            ],
+          },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+        },
+      }),
+    );
     grantIndexQuery(table, this.handler, [STAMP_TABLE.changeIndex.indexName]);
     secrets.crmWebhook.grantRead(this.handler);
     secrets.matchKeyHash.grantRead(this.handler);

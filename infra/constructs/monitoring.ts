@@ -1,5 +1,4 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
   ComparisonOperator,
@@ -20,7 +19,11 @@ import { Construct } from 'constructs';
 import { metricsNamespace } from '#shared/names.ts';
 
 export interface MonitoringProps {
-  readonly api: HttpApi;
+  /**
+   * The sync function: its invocations are the sync API's requests. The HTTP API's own counts
+   * also hold POST /v1/crm-events, whose traffic must not dilute (or raise) the logins' rates.
+   */
+  readonly sync: IFunction;
   readonly functions: Readonly<Record<string, IFunction>>;
   readonly deadLetterQueues?: Readonly<Record<string, IQueue>>;
   /** The backfill's runs and the queue of users they fill. */
@@ -54,8 +57,19 @@ export class Monitoring extends Construct {
     });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
 
-    const requests = props.api.metricCount({ period: FIVE_MINUTES });
-    const serverErrors = props.api.metricServerError({ period: FIVE_MINUTES });
+    const requests = props.sync.metricInvocations({ period: FIVE_MINUTES });
+    // A 5xx of the sync API: its line's internal_error or crm_unavailable, or the function
+    // failing outright (a timeout, a crash: no line, API Gateway answers 5xx).
+    const serverErrors = new MathExpression({
+      expression: 'internal + unavailable + failed',
+      usingMetrics: {
+        internal: this.serviceMetric('Requests', { Outcome: 'internal_error' }, 'Sum'),
+        unavailable: this.serviceMetric('Requests', { Outcome: 'crm_unavailable' }, 'Sum'),
+        failed: props.sync.metricErrors({ period: FIVE_MINUTES }),
+      },
+      label: 'Sync API 5xx',
+      period: FIVE_MINUTES,
+    });
     this.alarm('Sync5xxRate', {
       metric: new MathExpression({
         expression: 'IF(requests > 20, 100 * errors / requests, 0)',
@@ -81,7 +95,7 @@ export class Monitoring extends Construct {
     // A share, not a count: after a botched rotation every login is refused (and goes on without
     // CRM data, fail open, silently) whatever the traffic, while a count of 5 paged for every
     // scanner that found the URL. The floor of 10 requests keeps a quiet night from alarming on
-    // two stray probes. The denominator is API Gateway's count of the same requests.
+    // two stray probes. The denominator is the sync function's invocations: its requests alone.
     this.alarm('InvalidSignatureRate', {
       metric: new MathExpression({
         expression: 'IF(requests >= 10, 100 * invalid / requests, 0)',
@@ -92,7 +106,7 @@ export class Monitoring extends Construct {
             'Sum',
             TEN_MINUTES,
           ),
-          requests: props.api.metricCount({ period: TEN_MINUTES }),
+          requests: props.sync.metricInvocations({ period: TEN_MINUTES }),
         },
         label: 'Sync API requests refused invalid_signature (%)',
         period: TEN_MINUTES,
@@ -201,6 +215,22 @@ export class Monitoring extends Construct {
         width: 12,
       }),
       ...(props.backfill ? [backfillRunsWidget(props.backfill)] : []),
+      ...(props.crmEvents
+        ? [
+            new GraphWidget({
+              title: 'CRM change events',
+              left: [
+                'CrmEventsAccepted',
+                'CrmEventsDuplicate',
+                'CrmEventsIgnored',
+                'CrmEventUsersInvalidated',
+                'CrmEventUsersQueued',
+                'CrmEventKeysTruncated',
+              ].map((name) => this.serviceMetric(name, { Outcome: 'events_handled' }, 'Sum')),
+              width: 12,
+            }),
+          ]
+        : []),
       new SingleValueWidget({
         title: 'Sync API requests and 5xx',
         metrics: [requests, serverErrors],

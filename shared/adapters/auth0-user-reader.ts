@@ -21,8 +21,8 @@ export class Auth0UserReader implements UserReader {
     /**
      * The profile writes' pace: a read takes a turn too, so that a re-sync's read and write
      * together stay within AUTH0_WRITES_PER_SECOND (on the Free plan both come out of one
-     * bucket for the whole Management API). A read's answer reports no verdict on the write
-     * bucket; its 429 pauses the pace as a write's would.
+     * bucket for the whole Management API). A read's answer steers the pace as a write's
+     * does, its 429 too.
      */
     private readonly pace: WritePace,
     private readonly clock: () => number = Date.now,
@@ -32,11 +32,13 @@ export class Auth0UserReader implements UserReader {
     let user: Record<string, unknown>;
     const turn = await this.pace.take();
     try {
-      user = (await this.client.users.get(
-        userId,
-        { fields: FIELDS, include_fields: true },
-        { maxRetries: 0 },
-      )) as unknown as Record<string, unknown>;
+      const { data, rawResponse } = await this.client.users
+        .get(userId, { fields: FIELDS, include_fields: true }, { maxRetries: 0 })
+        .withRawResponse();
+      // A read's headers steer the pace as a write's do: without it, a pace halved by a 429
+      // would stay low through re-syncs that read and find nothing to write.
+      this.pace.accepted(rateLimitHeaders(rawResponse.headers), turn);
+      user = data as unknown as Record<string, unknown>;
     } catch (error) {
       if (error instanceof ManagementError && error.statusCode === 404) return undefined;
       throw this.failure(error, turn);

@@ -15,7 +15,7 @@ import { batchGetItems } from './dynamodb-batch-get.ts';
  * At most this many users per CRM id or match-key hash: one contact is one person, and a few
  * Auth0 users (an SMS and an email login) at most. More is a CRM id or number shared by
  * unrelated records, whose re-sync must not become a flood: the others keep their stamp and
- * profile until the sync day ends (counted, `users_truncated`). It bounds a request's work:
+ * profile until the sync day ends (counted, `keys_truncated`). It bounds a request's work:
  * 100 events of at most 4 keys each, 10,000 stamps at worst.
  */
 export const MAX_USERS_PER_KEY = 25;
@@ -23,7 +23,7 @@ export const MAX_USERS_PER_KEY = 25;
 /**
  * CRM change events on the stamp table: the handled event ids (items of their own, keyed
  * `#crm-event#<hash of the id>`, deleted by the table's TTL once they need not be remembered),
- * and the stamps an event concerns, found through the table's two sparse indexes.
+ * and the stamps an event concerns, found through the table's sparse index (STAMP_TABLE.changeIndex).
  */
 export class DynamoDbCrmEvents implements CrmEventLedger, LinkedStamps {
   private readonly sleep: (ms: number) => Promise<void>;

@@ -88,7 +88,7 @@ export class CrmEventProcessor {
       const mine = affected.filter((userId) => !users.has(userId));
       const work = this.settle(mine, changedAt, counts);
       for (const userId of mine) users.set(userId, work);
-      await Promise.all(affected.map((userId) => users.get(userId)));
+      await allOrFirstFailure(affected.map((userId) => users.get(userId) ?? Promise.resolve()));
       await this.deps.ledger.recordHandled(
         event.id,
         this.clock() + (EVENT_ID_RETENTION_DAYS + 1) * 86_400_000,
@@ -114,7 +114,7 @@ export class CrmEventProcessor {
         }),
       );
     }
-    const listed = await Promise.all(lookups);
+    const listed = await allOrFirstFailure(lookups);
     counts.keysTruncated += listed.filter((l) => l.more).length;
     return [...new Set(listed.flatMap((l) => l.users))];
   }
@@ -139,6 +139,17 @@ export class CrmEventProcessor {
 }
 
 /**
+ * Every promise's value, or the first failure once every one has settled: nothing of a failed
+ * request may still run once it is answered (a Lambda is frozen then).
+ */
+async function allOrFirstFailure<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
  * Runs `work` on every item, at most `concurrency` at a time. After a failure no item is
  * started, the ones under way are finished (nothing may still run once the request is
  * answered: a Lambda is frozen then), and the first failure is thrown.
@@ -160,7 +171,5 @@ async function inBatches<T>(
       }
     }
   });
-  const results = await Promise.allSettled(lanes);
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) throw failure.reason;
+  await allOrFirstFailure(lanes);
 }

@@ -60,8 +60,9 @@ export interface SyncStamp {
    */
   readonly matchKey?: MatchKeyKind | undefined;
   /**
-   * The keyed hash of the match key (match-key-hash.ts), indexed so that a CRM change event
-   * naming the phone number or email finds this user. Absent when the hash key was unreadable.
+   * The keyed hash of the match key (match-key-hash.ts). A not_found stamp is indexed by it, so
+   * that a CRM change event naming the phone number or email finds this user (a linked stamp is
+   * indexed by its CRM id). Absent when the hash key was unreadable.
    */
   readonly matchHash?: string | undefined;
 }

@@ -87,4 +87,46 @@ describe('a CRM change event, deployed', () => {
     expect(second.counts).toMatchObject({ checked: 1, unchanged: 1 });
     expect(env.api.userWrites - writesBefore).toBe(1);
   });
+
+  it('a read Auth0 refuses (header-only 429) is tried again; a user deleted since is skipped', async () => {
+    renamed.clear();
+    env.api.seedUsers(3, (i) => seededUser(i));
+    const run = await env.stack.run({ location: await env.stack.exportTenant(), workers: 1 });
+    expect(run.counts).toMatchObject({ checked: 3, changed: 3 });
+    for (const i of [0, 1, 2]) renamed.set(i, `Renamed ${i}`);
+    env.api.users.delete(seededUserId(2));
+    const isRead = (req: { method: string; path: string }) =>
+      req.method === 'GET' && req.path === `/api/v2/users/${seededUserId(0)}`;
+    env.api.failNext(
+      1,
+      {
+        status: 429,
+        headers: {
+          'x-ratelimit-limit': '20',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
+        },
+        body: { statusCode: 429, error: 'Too Many Requests', errorCode: 'too_many_requests' },
+      },
+      isRead,
+    );
+    const queue = new MemoryQueue();
+    const answer = await sendEvents(
+      queue,
+      [0, 1, 2].map((i) => ({
+        id: `evt-read-${i}`,
+        type: 'contact.updated',
+        crm_id: generatedCrmId(i),
+      })),
+    );
+    expect(answer.body).toMatchObject({ accepted: 3 });
+    const resync = await env.stack.drain(queue, { workers: 1, visibilityTimeoutMs: 50 });
+    expect(resync.retries).toBe(1);
+    expect(resync.counts).toMatchObject({ checked: 3, changed: 2, skipped: 1, failed: 0 });
+    for (const i of [0, 1]) {
+      const crm = env.api.users.get(seededUserId(i))?.app_metadata.crm as { fields: unknown };
+      expect(crm.fields).toMatchObject({ name: `Renamed ${i}` });
+    }
+    expect(env.api.users.has(seededUserId(2))).toBe(false);
+  });
 });

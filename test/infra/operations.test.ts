@@ -59,8 +59,9 @@ describe('alarms for the on-call', () => {
       Period: 600,
       Stat: 'Sum',
     });
+    // The sync function's requests only: CRM events on the same API must not dilute the share.
     expect(metrics.find((m) => m.Id === 'requests')?.MetricStat).toMatchObject({
-      Metric: { Namespace: 'AWS/ApiGateway', MetricName: 'Count' },
+      Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations' },
       Period: 600,
     });
     // It says what happens (fail open, silently) and what to do.

@@ -66,6 +66,17 @@ describe('the synthesized stack', () => {
     expect(items.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['#crm-event#*'] },
     });
+    // A stamp is only ever marked: two attributes set, one read, on a user's item.
+    const update = events.find((s) => s.Action === 'dynamodb:UpdateItem') as Statement & {
+      Condition?: unknown;
+    };
+    expect(update.Condition).toEqual({
+      'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['#*'] },
+      'ForAllValues:StringEquals': {
+        'dynamodb:Attributes': ['user_id', 'fresh_until', 'crm_changed_at', 'synced_at'],
+      },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+    });
     const query = events.find((s) => s.Action === 'dynamodb:Query');
     expect(JSON.stringify(query?.Resource)).toMatch(/index\/by-change-key"\]\]\}$/);
     const secrets = JSON.stringify(
