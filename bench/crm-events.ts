@@ -1,10 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { seededUser, seededUserId } from '#local/backfill/seeded-tenant.ts';
 import { type LocalBackfillStack, startLocalBackfillStack } from '#local/backfill/stack.ts';
-import { sign } from '#shared/domain/signature.ts';
-import { httpApiEvent, lambdaContext } from '#stand-ins/api-gateway-events.ts';
+import { lambdaContext } from '#stand-ins/api-gateway-events.ts';
 import { startManagementApi } from '#stand-ins/auth0-management-api/server.ts';
 import { startCrmServer } from '#stand-ins/crm-server.ts';
+import { crmWebhookEvent } from '#stand-ins/crm-webhook.ts';
 import { generatedContact } from '#stand-ins/demo-crm.ts';
 import { generatedCrmId, generatedIndexOf } from '#stand-ins/demo-data.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
@@ -99,7 +99,7 @@ export async function benchCrmEvents(users: number): Promise<string[]> {
         crm_id: generatedCrmId(i),
       }));
       const sent = performance.now();
-      const answer = await handler(signedEvent(events), lambdaContext());
+      const answer = await handler(crmWebhookEvent(WEBHOOK_SECRET, events), lambdaContext());
       requestMs.push(performance.now() - sent);
       if (answer.statusCode !== 202) throw new Error(`events refused: HTTP ${answer.statusCode}`);
     }
@@ -181,19 +181,6 @@ async function ageStamps(stack: LocalBackfillStack, indexes: readonly number[]):
       }),
     );
   }
-}
-
-function signedEvent(events: unknown[]) {
-  const body = JSON.stringify({ events });
-  return httpApiEvent({
-    method: 'POST',
-    target: '/v1/crm-events',
-    headers: {
-      'content-type': 'application/json',
-      'x-crm-signature': sign(WEBHOOK_SECRET, Math.floor(Date.now() / 1000), body),
-    },
-    body,
-  });
 }
 
 const seconds = (valueMs: number) => `${(valueMs / 1000).toFixed(2)} s`;

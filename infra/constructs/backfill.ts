@@ -70,6 +70,19 @@ export class Backfill extends Construct {
     return Stack.of(this);
   }
 
+  /** A queue of users for the worker: encrypted, TLS only, dead letters after 8 receives. */
+  private workQueue(id: string): Queue {
+    return new Queue(this, id, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Longer than a worker batch can take, so a user is never handled twice at once.
+      visibilityTimeout: Duration.minutes(3),
+      retentionPeriod: Duration.days(4),
+      // A user whose message failed this often (CRM or Auth0 down for hours) lands in the DLQ.
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: BACKFILL_MAX_RECEIVES },
+    });
+  }
+
   constructor(scope: Construct, id: string, props: BackfillProps) {
     super(scope, id);
     const { config, table, secrets } = props;
@@ -87,23 +100,9 @@ export class Backfill extends Construct {
       // byQueue would name the users queue, which names this one: a cycle.
       redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
     });
-    this.queue = new Queue(this, 'Users', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // Longer than a worker batch can take, so a user is never handled twice at once.
-      visibilityTimeout: Duration.minutes(3),
-      retentionPeriod: Duration.days(4),
-      // A user whose message failed this often (CRM or Auth0 down for hours) lands in the DLQ.
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: BACKFILL_MAX_RECEIVES },
-    });
+    this.queue = this.workQueue('Users');
 
-    this.resyncs = new Queue(this, 'Resyncs', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      visibilityTimeout: Duration.minutes(3),
-      retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: BACKFILL_MAX_RECEIVES },
-    });
+    this.resyncs = this.workQueue('Resyncs');
 
     const auth0Environment = {
       AUTH0_DOMAIN: config.auth0Domain,

@@ -30,27 +30,14 @@ export class ServiceSecrets extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceSecretsProps = {}) {
     super(scope, id);
-    this.signing = new Secret(this, 'SigningSecret', {
-      description: 'auth0-crm-sync: HMAC key of signed /v1/sync requests ({"current","previous"})',
-      generateSecretString: {
-        secretStringTemplate: '{}',
-        generateStringKey: 'current',
-        passwordLength: 48,
-        excludePunctuation: true,
-      },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.crmWebhook = new Secret(this, 'CrmWebhookSecret', {
-      description:
-        'auth0-crm-sync: HMAC key of the CRM change events (X-Crm-Signature, {"current","previous"}); give the CRM "current", or put the one the CRM issues',
-      generateSecretString: {
-        secretStringTemplate: '{}',
-        generateStringKey: 'current',
-        passwordLength: 48,
-        excludePunctuation: true,
-      },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.signing = this.hmacKey(
+      'SigningSecret',
+      'auth0-crm-sync: HMAC key of signed /v1/sync requests ({"current","previous"})',
+    );
+    this.crmWebhook = this.hmacKey(
+      'CrmWebhookSecret',
+      'auth0-crm-sync: HMAC key of the CRM change events (X-Crm-Signature, {"current","previous"}); give the CRM "current", or put the one the CRM issues',
+    );
     this.matchKeyHash = new Secret(this, 'MatchKeyHashSecret', {
       description:
         'auth0-crm-sync: key of the match-key hashes on stamps (shared/domain/match-key-hash.ts); never leaves AWS',
@@ -87,5 +74,19 @@ export class ServiceSecrets extends Construct {
           'Rotated by the operator, not a rotation Lambda: the signing and CRM webhook secrets need a two-step current/previous rotation coordinated with the Auth0 Action and the CRM; the CRM key and Auth0 credentials are issued by those systems; a new match-key hash key only orphans the hashes written before it, which the next logins and backfill rewrite (README: Operations).',
       });
     }
+  }
+
+  /** A generated `{"current": ...}` HMAC key; a rotation adds "previous" beside it. */
+  private hmacKey(id: string, description: string): Secret {
+    return new Secret(this, id, {
+      description,
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'current',
+        passwordLength: 48,
+        excludePunctuation: true,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 }

@@ -41,29 +41,47 @@ export class Auth0ProfileWriter implements ProfileWriter {
         .withRawResponse();
       this.pace.accepted(rateLimitHeaders(rawResponse.headers), turn);
     } catch (error) {
-      throw this.failure(error, turn);
+      throw managementCallFailure(error, {
+        pace: this.pace,
+        turn,
+        now: this.clock(),
+        operation: 'write app_metadata of users',
+      });
     }
   }
+}
 
-  /** What a failed write becomes. Only a 429 steers the pace: no other tells of the bucket. */
-  private failure(error: unknown, turn: WriteTurn): unknown {
-    if (error instanceof ManagementTimeoutError) return new RetryLater('auth0_timeout');
-    if (!(error instanceof ManagementError)) return error;
-    const status = error.statusCode;
-    const headers = error.rawResponse?.headers;
-    if (status === 429) {
-      const now = this.clock();
-      const after = retryAfterSeconds(headers, now);
-      this.pace.refused(rateLimitHeaders(headers), now + after * 1000, turn);
-      return new RetryLater('auth0_rate_limited', after);
-    }
-    if (status === 401) return new RetryLater('auth0_unauthorized');
-    const scope = missingScope(error, 'write app_metadata of users');
-    if (scope) return scope;
-    if (status === undefined) return new RetryLater('auth0_network');
-    if (status >= 500) return new RetryLater(`auth0_${status}`);
-    return error;
+/**
+ * What a failed Management API call of the backfill becomes: a 429 (after X-RateLimit-Reset, or
+ * a Retry-After) pauses the pace and is RetryLater, as are a timeout, a 401 (the client re-reads
+ * rotated credentials), a 5xx and a network fault; a 403 insufficient_scope is the operator's
+ * to fix (MissingScopeError); anything else is the error itself. Only a 429 steers the pace: no
+ * other answer tells of the bucket.
+ */
+export function managementCallFailure(
+  error: unknown,
+  call: {
+    readonly pace: WritePace;
+    readonly turn: WriteTurn;
+    readonly now: number;
+    readonly operation: string;
+  },
+): unknown {
+  if (error instanceof ManagementTimeoutError) return new RetryLater('auth0_timeout');
+  if (!(error instanceof ManagementError)) return error;
+  const status = error.statusCode;
+  const headers = error.rawResponse?.headers;
+  if (status === 429) {
+    const after = retryAfterSeconds(headers, call.now);
+    call.pace.refused(rateLimitHeaders(headers), call.now + after * 1000, call.turn);
+    return new RetryLater('auth0_rate_limited', after);
   }
+  if (status === 401) return new RetryLater('auth0_unauthorized');
+  const scope = missingScope(error, call.operation);
+  if (scope) return scope;
+  if (status === undefined) return new RetryLater('auth0_network');
+  if (status >= 500) return new RetryLater(`auth0_${status}`);
+  return error;
 }
 
 /**

@@ -1,9 +1,7 @@
-import { type ManagementClient, ManagementError, ManagementTimeoutError } from 'auth0';
-import { RetryLater } from '../domain/backfill.ts';
+import { type ManagementClient, ManagementError } from 'auth0';
 import type { ExportedUser, UserReader } from '../domain/ports.ts';
-import { rateLimitHeaders, type WritePace, type WriteTurn } from './adaptive-pace.ts';
-import { missingScope } from './auth0-errors.ts';
-import { retryAfterSeconds } from './auth0-profile-writer.ts';
+import { rateLimitHeaders, type WritePace } from './adaptive-pace.ts';
+import { managementCallFailure } from './auth0-profile-writer.ts';
 
 /** The fields the backfill needs of a user, the export's own (auth0-user-export.ts). */
 const FIELDS = 'user_id,phone_number,email,app_metadata';
@@ -41,7 +39,12 @@ export class Auth0UserReader implements UserReader {
       user = data as unknown as Record<string, unknown>;
     } catch (error) {
       if (error instanceof ManagementError && error.statusCode === 404) return undefined;
-      throw this.failure(error, turn);
+      throw managementCallFailure(error, {
+        pace: this.pace,
+        turn,
+        now: this.clock(),
+        operation: 'read users',
+      });
     }
     const metadata = user.app_metadata as { crm?: unknown } | undefined;
     return {
@@ -50,24 +53,5 @@ export class Auth0UserReader implements UserReader {
       ...(typeof user.email === 'string' ? { email: user.email } : {}),
       ...(metadata?.crm === undefined ? {} : { crm: metadata.crm }),
     };
-  }
-
-  private failure(error: unknown, turn: WriteTurn): unknown {
-    if (error instanceof ManagementTimeoutError) return new RetryLater('auth0_timeout');
-    if (!(error instanceof ManagementError)) return error;
-    const status = error.statusCode;
-    if (status === 429) {
-      const headers = error.rawResponse?.headers;
-      const now = this.clock();
-      const after = retryAfterSeconds(headers, now);
-      this.pace.refused(rateLimitHeaders(headers), now + after * 1000, turn);
-      return new RetryLater('auth0_rate_limited', after);
-    }
-    if (status === 401) return new RetryLater('auth0_unauthorized');
-    const scope = missingScope(error, 'read users');
-    if (scope) return scope;
-    if (status === undefined || status >= 500)
-      return new RetryLater(`auth0_${status ?? 'network'}`);
-    return error;
   }
 }

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { seededUser, seededUserId } from '#local/backfill/seeded-tenant.ts';
-import { sign } from '#shared/domain/signature.ts';
-import { httpApiEvent, lambdaContext } from '#stand-ins/api-gateway-events.ts';
+import { lambdaContext } from '#stand-ins/api-gateway-events.ts';
 import type { CrmRequest } from '#stand-ins/crm-server.ts';
+import { crmWebhookEvent } from '#stand-ins/crm-webhook.ts';
 import { generatedCrmId, generatedIndexOf, generatedPhone } from '#stand-ins/demo-data.ts';
 import { MemoryQueue } from '#stand-ins/sqs-memory-queue.ts';
-import { generatedCrmReply, useBackfillEnvironment } from '#test/support/backfill-env.ts';
+import {
+  generatedCrmReply,
+  headerOnly429,
+  useBackfillEnvironment,
+} from '#test/support/backfill-env.ts';
 
 /**
  * A CRM change event for users who never log in: the deployed path, with the shipped events
@@ -28,19 +32,7 @@ const USERS = 20;
 
 async function sendEvents(queue: MemoryQueue, events: unknown[]) {
   const handler = env.stack.crmEvents(queue, WEBHOOK_SECRET);
-  const body = JSON.stringify({ events });
-  const answer = await handler(
-    httpApiEvent({
-      method: 'POST',
-      target: '/v1/crm-events',
-      headers: {
-        'content-type': 'application/json',
-        'x-crm-signature': sign(WEBHOOK_SECRET, Math.floor(Date.now() / 1000), body),
-      },
-      body,
-    }),
-    lambdaContext(),
-  );
+  const answer = await handler(crmWebhookEvent(WEBHOOK_SECRET, events), lambdaContext());
   return { status: answer.statusCode, body: JSON.parse(String(answer.body)) };
 }
 
@@ -97,19 +89,7 @@ describe('a CRM change event, deployed', () => {
     env.api.users.delete(seededUserId(2));
     const isRead = (req: { method: string; path: string }) =>
       req.method === 'GET' && req.path === `/api/v2/users/${seededUserId(0)}`;
-    env.api.failNext(
-      1,
-      {
-        status: 429,
-        headers: {
-          'x-ratelimit-limit': '20',
-          'x-ratelimit-remaining': '0',
-          'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
-        },
-        body: { statusCode: 429, error: 'Too Many Requests', errorCode: 'too_many_requests' },
-      },
-      isRead,
-    );
+    env.api.failNext(1, headerOnly429(), isRead);
     const queue = new MemoryQueue();
     const answer = await sendEvents(
       queue,

@@ -10,7 +10,11 @@ import {
 } from '#local/backfill/seeded-tenant.ts';
 import { RateLimiter } from '#shared/adapters/rate-limiter.ts';
 import { MemoryQueue } from '#stand-ins/sqs-memory-queue.ts';
-import { generatedCrmReply, useBackfillEnvironment } from '#test/support/backfill-env.ts';
+import {
+  generatedCrmReply,
+  headerOnly429,
+  useBackfillEnvironment,
+} from '#test/support/backfill-env.ts';
 
 /**
  * What the backfill does when Auth0 or the CRM pushes back: 429 storms, the Management API's
@@ -31,24 +35,7 @@ const userPatches = () => env.api.requests.filter(isUserPatch);
 describe('Auth0 pushing back', () => {
   it('a 429 storm on PATCH /users (Auth0 sends x-ratelimit-* but no Retry-After): every user is written once, after the reset second, with no second CRM call', async () => {
     seedChanged(100);
-    env.api.failNext(
-      8,
-      {
-        status: 429,
-        headers: {
-          'x-ratelimit-limit': '20',
-          'x-ratelimit-remaining': '0',
-          'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
-        },
-        body: {
-          statusCode: 429,
-          error: 'Too Many Requests',
-          message: 'Global limit has been reached',
-          errorCode: 'too_many_requests',
-        },
-      },
-      isUserPatch,
-    );
+    env.api.failNext(8, headerOnly429(), isUserPatch);
     const run = await env.stack.run({ location: await env.stack.exportTenant(), workers: 8 });
 
     expect(run.counts).toMatchObject({ checked: 100, changed: 100, failed: 0 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_ESBUILD_ARGS, lambdaBundleOptions } from '#infra/bundling.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { httpApiEvent } from '#stand-ins/api-gateway-events.ts';
+import { crmWebhookEvent } from '#stand-ins/crm-webhook.ts';
 
 /**
  * The Lambda bundles as the stack builds them (infra/bundling.ts): how big the sync bundle may
@@ -23,6 +24,7 @@ const ENTRIES = {
   worker: 'functions/backfill-worker/handler.ts',
   orchestrator: 'functions/backfill-orchestrator/handler.ts',
   installer: 'functions/auth0-action-installer/handler.ts',
+  events: 'functions/crm-events/handler.ts',
 } as const;
 
 const SETTINGS = {
@@ -33,6 +35,9 @@ const SETTINGS = {
   AUTH0_DOMAIN: 'tenant.example.auth0.com',
   AUTH0_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:auth0',
   BACKFILL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/000000000000/users',
+  CRM_WEBHOOK_SECRET: 'bundle-test-webhook-secret',
+  MATCH_KEY_HASH_SECRET: 'bundle-test-hash-key',
+  RESYNC_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/000000000000/resyncs',
   AWS_REGION: 'eu-west-1',
   AWS_ACCESS_KEY_ID: 'bundle-test',
   AWS_SECRET_ACCESS_KEY: 'bundle-test',
@@ -156,6 +161,23 @@ describe('the sync bundle', () => {
     await expect(invokeFresh(bundles.sync.file, forged)).resolves.toMatchObject({
       statusCode: 401,
     });
+  });
+});
+
+describe('the CRM events bundle', () => {
+  it('loads as an ES module and refuses a forged event through its exported handler', async () => {
+    const forged = crmWebhookEvent('not-the-secret', [
+      { id: 'e', type: 'contact.updated', crm_id: 'C' },
+    ]);
+    await expect(invokeFresh(bundles.events.file, forged)).resolves.toMatchObject({
+      statusCode: 401,
+    });
+  });
+
+  it("is not the login path's: the sync bundle carries neither the SQS client nor the events code", () => {
+    const inputs = Object.keys(bundles.sync.metafile.inputs).join('\n');
+    expect(inputs).not.toContain('@aws-sdk/client-sqs');
+    expect(inputs).not.toContain('crm-event');
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type LocalBackfillStack, startLocalBackfillStack } from '#local/backfill/stack.ts';
 import {
+  type FaultReply,
   type ManagementApi,
   type ManagementApiOptions,
   startManagementApi,
@@ -13,6 +14,27 @@ import {
 } from '#stand-ins/crm-server.ts';
 import { generatedContact } from '#stand-ins/demo-crm.ts';
 import { type ServicesThread, startServicesThread } from '#stand-ins/services-thread.ts';
+
+/**
+ * Auth0's 429 as it comes: the bucket's x-ratelimit-* headers (reset at the next second), no
+ * Retry-After, errorCode too_many_requests (stand-ins/auth0-management-api/rate-limits.ts).
+ */
+export function headerOnly429(): FaultReply {
+  return {
+    status: 429,
+    headers: {
+      'x-ratelimit-limit': '20',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
+    },
+    body: {
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: 'Global limit has been reached',
+      errorCode: 'too_many_requests',
+    },
+  };
+}
 
 /** What the generated demo CRM answers: the generated customer, 404 for any other number. */
 export function generatedCrmReply(request: CrmRequest): CrmReply {

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCrmEventsApi } from '#functions/crm-events/build.ts';
 import { DynamoDbStampStore } from '#shared/adapters/dynamodb-stamps.ts';
 import { loadCrmEventsConfig } from '#shared/crm-events-config.ts';
-import { sign } from '#shared/domain/signature.ts';
-import { httpApiEvent, lambdaContext } from '#stand-ins/api-gateway-events.ts';
+import { lambdaContext } from '#stand-ins/api-gateway-events.ts';
+import { crmWebhookEvent } from '#stand-ins/crm-webhook.ts';
 import { ADA_LOVELACE, GRACE_HOPPER } from '#stand-ins/demo-data.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
 import { ensureStampTable } from '#stand-ins/stamp-table.ts';
@@ -55,19 +55,7 @@ function api() {
 }
 
 async function post(handler: ReturnType<typeof api>['handler'], events: unknown[]) {
-  const body = JSON.stringify({ events });
-  const answer = await handler(
-    httpApiEvent({
-      method: 'POST',
-      target: '/v1/crm-events',
-      headers: {
-        'content-type': 'application/json',
-        'x-crm-signature': sign(SECRET, Math.floor(Date.now() / 1000), body),
-      },
-      body,
-    }),
-    lambdaContext(),
-  );
+  const answer = await handler(crmWebhookEvent(SECRET, events), lambdaContext());
   return { status: answer.statusCode, body: JSON.parse(String(answer.body)) };
 }
 
