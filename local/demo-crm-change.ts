@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadLocalPort } from '#shared/config.ts';
+import { normalisePhoneNumber } from '#shared/domain/phone.ts';
 import { sign } from '#shared/domain/signature.ts';
 import { DEMO_CRM_API_KEY } from '#stand-ins/demo-crm.ts';
 import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
@@ -15,7 +16,11 @@ import { DEFAULT_DATA_DIR, DEMO_CRM_URL_FILE, localWebhookSecret } from './dev-s
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const phone = args.find((a) => !a.includes('=')) ?? ADA_LOVELACE.phone;
+  const typed = args.find((a) => !a.includes('=')) ?? ADA_LOVELACE.phone;
+  // As a person types it ('+1 555 010 0001'); the demo CRM holds numbers in E.164.
+  const parsed = normalisePhoneNumber(typed);
+  if (!parsed.ok) throw new Error('the first argument must be a phone number, e.g. +15550100001');
+  const phone = parsed.e164;
   const changes = Object.fromEntries(
     args
       .filter((a) => a.includes('='))
@@ -61,7 +66,7 @@ async function main(): Promise<void> {
     `POST ${url} (event ${event.id}): HTTP ${answer.status} ${JSON.stringify(answer.body)}\n`,
   );
   if (answer.status !== 202) process.exitCode = 1;
-  else process.stdout.write(`Now: npm run demo:login -- ${phone}\n`);
+  else process.stdout.write(`Now: npm run demo:login, with the same number\n`);
 }
 
 async function post(url: string, body: string, headers: Record<string, string>) {

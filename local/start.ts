@@ -1,4 +1,5 @@
 import { DEFAULT_LOCAL_PORT, loadLocalPort, loadSyncServiceConfig } from '#shared/config.ts';
+import { loadCrmEventsConfig } from '#shared/crm-events-config.ts';
 import { DEMO_CRM_API_KEY } from '#stand-ins/demo-crm.ts';
 import { ADA_LOVELACE, typedPhone } from '#stand-ins/demo-data.ts';
 import { LOCAL_TABLE_NAME, startLocalStack } from './stack.ts';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
       '',
       `auth0-crm-sync local stack listening on ${url}`,
       `  POST ${url}/v1/sync   GET ${url}/v1/users/{user_id}   GET ${url}/v1/health`,
+      `  POST ${url}/v1/crm-events (the CRM's change events, X-Crm-Signature)`,
       // A secret the operator chose is theirs to know; only the generated one is shown.
       env.SYNC_SIGNING_SECRET
         ? '  signing secret: from SYNC_SIGNING_SECRET (not shown)'
@@ -28,7 +30,10 @@ async function main(): Promise<void> {
       '',
       'Send a signed request (prints a curl line; add --send to send it):',
       `  ${signCommand(env, stack.dataDir, url)} -- '${example}'`,
-      "Or run the Auth0 Action against it: npm run demo:login -- '+1 555 010 0001'",
+      'Or run the Auth0 Action against it:',
+      `  ${signCommand(env, stack.dataDir, url).replace('npm run -s sign', 'npm run demo:login')} -- '+1 555 010 0001'`,
+      'Change a contact as a CRM would, and send its signed event:',
+      `  ${signCommand(env, stack.dataDir, url).replace('npm run -s sign', 'npm run demo:crm-change')} -- '+1 555 010 0001' name="Ada King"`,
       '',
       'Ctrl-C stops it.',
       '',
@@ -59,6 +64,12 @@ function checkSettings(env: NodeJS.ProcessEnv): void {
     SYNC_SIGNING_SECRET: env.SYNC_SIGNING_SECRET || 'dev-generated-on-first-start',
     CRM_URL: env.CRM_URL ?? 'http://127.0.0.1/demo-crm',
     CRM_API_KEY: env.CRM_API_KEY ?? DEMO_CRM_API_KEY,
+  });
+  loadCrmEventsConfig({
+    ...env,
+    TABLE_NAME: LOCAL_TABLE_NAME,
+    CRM_WEBHOOK_SECRET: env.CRM_WEBHOOK_SECRET || 'dev-generated-on-first-start',
+    MATCH_KEY_HASH_SECRET: env.MATCH_KEY_HASH_SECRET || 'dev-generated-on-first-start',
   });
 }
 
