@@ -9,7 +9,7 @@ import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { DEFAULT_DATA_DIR, DEMO_CRM_URL_FILE, localWebhookSecret } from './dev-secret.ts';
 
 /**
- * `npm run demo:crm-change -- +15550100001 name="Ada King"`: what a CRM does when a contact
+ * `npm run demo:crm-change -- '+1 555 010 0001' name="Ada King"`: what a CRM does when a contact
  * changes, against the running `npm start`. The demo CRM changes the contact, then the change
  * event goes to POST /v1/crm-events, signed with the stack's CRM_WEBHOOK_SECRET as a CRM's
  * webhook would. The next `npm run demo:login` shows the new claim, the same sync day.
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const typed = args.find((a) => !a.includes('=')) ?? ADA_LOVELACE.phone;
   // As a person types it ('+1 555 010 0001'); the demo CRM holds numbers in E.164.
   const parsed = normalisePhoneNumber(typed);
-  if (!parsed.ok) throw new Error('the first argument must be a phone number, e.g. +15550100001');
+  if (!parsed.ok)
+    throw new Error("the first argument must be a phone number, e.g. '+1 555 010 0001'");
   const phone = parsed.e164;
   const changes = Object.fromEntries(
     args
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   );
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'name the fields to change, e.g. npm run demo:crm-change -- +15550100001 name="Ada King"',
+      `name the fields to change, e.g. npm run demo:crm-change -- '+1 555 010 0001' name="Ada King"`,
     );
   }
   const env = process.env;

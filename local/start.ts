@@ -29,11 +29,16 @@ async function main(): Promise<void> {
       `  sync day: ${config.timeZone}; claims under ${config.mapping.namespace}`,
       '',
       'Send a signed request (prints a curl line; add --send to send it):',
-      `  ${signCommand(env, stack.dataDir, url)} -- '${example}'`,
+      `  ${localCommand('npm run -s sign', env, stack.dataDir, url)} -- '${example}'`,
       'Or run the Auth0 Action against it:',
-      `  ${signCommand(env, stack.dataDir, url).replace('npm run -s sign', 'npm run demo:login')} -- '+1 555 010 0001'`,
-      'Change a contact as a CRM would, and send its signed event:',
-      `  ${signCommand(env, stack.dataDir, url).replace('npm run -s sign', 'npm run demo:crm-change')} -- '+1 555 010 0001' name="Ada King"`,
+      `  ${localCommand('npm run demo:login', env, stack.dataDir, url)} -- '+1 555 010 0001'`,
+      // Only with the demo CRM: it is the one that can change a contact.
+      ...(stack.demoCrmUrl
+        ? [
+            'Change a contact as a CRM would, and send its signed event:',
+            `  ${localCommand('npm run demo:crm-change', env, stack.dataDir, url, { dataFolder: true })} -- '+1 555 010 0001' name="Ada King"`,
+          ]
+        : []),
       '',
       'Ctrl-C stops it.',
       '',
@@ -73,15 +78,26 @@ function checkSettings(env: NodeJS.ProcessEnv): void {
   });
 }
 
-/** `npm run -s sign`, with what it needs to reach this stack from another shell. */
-function signCommand(env: NodeJS.ProcessEnv, dataDir: string, url: string): string {
+/**
+ * An npm script (`sign`, `demo:login`, `demo:crm-change`) with what it needs to reach this stack
+ * from another shell: its PORT, and its data folder when the script reads it. `sign` and
+ * `demo:login` read only the generated signing secret there; `demo:crm-change` always reads
+ * the demo CRM's address (and the generated webhook secret) there (`dataFolder`).
+ */
+function localCommand(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  url: string,
+  options: { readonly dataFolder?: boolean } = {},
+): string {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const port = Number(new URL(url).port);
+  const needsFolder = options.dataFolder || !env.SYNC_SIGNING_SECRET;
   return [
     ...(port === DEFAULT_LOCAL_PORT ? [] : [`PORT=${port}`]),
-    // The generated secret is read from the data folder: sign must look in the same one.
-    ...(env.LOCAL_DATA_DIR && !env.SYNC_SIGNING_SECRET ? [`LOCAL_DATA_DIR=${quote(dataDir)}`] : []),
-    'npm run -s sign',
+    ...(env.LOCAL_DATA_DIR && needsFolder ? [`LOCAL_DATA_DIR=${quote(dataDir)}`] : []),
+    script,
   ].join(' ');
 }
 

@@ -173,6 +173,25 @@ describe('npm start', () => {
       await crm.close();
     }
   });
+  it('prints a demo:crm-change line that reaches this stack, its data folder named even with SYNC_SIGNING_SECRET set', async () => {
+    const folder = mkdtempSync(join(dataDir, 'crm-change-'));
+    const stack = await startLocalStack({
+      PORT: '0',
+      LOCAL_DATA_DIR: folder,
+      SYNC_SIGNING_SECRET: TEST_SECRETS.signing,
+    });
+    try {
+      const command = /^ {2}(.*npm run demo:crm-change -- .*)$/m.exec(stack.output())?.[1] ?? '';
+      expect(command).toContain(`LOCAL_DATA_DIR='${folder}'`);
+      // Copied into another shell, as the banner suggests.
+      const sent = await inShell(command);
+      expect(sent.output).toContain('contact C-1001 changed (name)');
+      expect(sent.output).toMatch(/HTTP 202 \{"accepted":1,"duplicates":0,"ignored":0\}/);
+    } finally {
+      await stop(stack.child);
+    }
+  });
+
   it.each([
     ['a PORT of its own and SYNC_SIGNING_SECRET', false],
     ['PORT=0 (any free port) and the secret it generated in LOCAL_DATA_DIR', true],
