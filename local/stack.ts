@@ -8,9 +8,10 @@ import { loadLocalPort, loadSyncServiceConfig, type SyncServiceConfig } from '#s
 import { loadCrmEventsConfig } from '#shared/crm-events-config.ts';
 import type { UserQueue } from '#shared/domain/ports.ts';
 import { serveApiGateway } from '#stand-ins/api-gateway.ts';
-import { DEMO_CRM_API_KEY, type DemoCrm, startDemoCrm } from '#stand-ins/demo-crm.ts';
+import type { DemoCrm } from '#stand-ins/demo-crm.ts';
 import { startEmbeddedDynamoDb } from '#stand-ins/embedded-dynamodb.ts';
 import { ensureStampTable } from '#stand-ins/stamp-table.ts';
+import { startLocalDemoCrm } from './demo-crms.ts';
 import {
   DEFAULT_DATA_DIR,
   DEMO_CRM_URL_FILE,
@@ -30,6 +31,8 @@ export interface LocalStack {
   readonly dataDir: string;
   /** The demo CRM's URL, when CRM_URL did not point elsewhere. */
   readonly demoCrmUrl: string | undefined;
+  /** Which demo CRM: the generic one, or the HubSpot or Salesforce stand-in (CRM_KIND). */
+  readonly demoCrmLabel: string | undefined;
   /** The demo CRM itself (to change contacts), when CRM_URL did not point elsewhere. */
   readonly demoCrm: DemoCrm | undefined;
   /** The persisted DynamoDB folder, or undefined when running in memory. */
@@ -56,9 +59,8 @@ export async function startLocalStack(
   const secret = localSigningSecret(env, dataDir);
   const webhookSecret = localWebhookSecret(env, dataDir);
   const matchKeyHashSecret = localMatchKeyHashSecret(env, dataDir);
-  const demoCrm = env.CRM_URL
-    ? undefined
-    : await startDemoCrm({ apiKey: env.CRM_API_KEY ?? DEMO_CRM_API_KEY });
+  const demo = env.CRM_URL ? undefined : await startLocalDemoCrm(env);
+  const demoCrm = demo?.demoCrm;
   const dynamoPath =
     options.persist === false ? undefined : claimDataFolder(join(dataDir, 'dynamodb'));
   const dynamo = await startEmbeddedDynamoDb(dynamoPath ? { path: dynamoPath } : {});
@@ -75,8 +77,7 @@ export async function startLocalStack(
     ...env,
     TABLE_NAME: LOCAL_TABLE_NAME,
     SYNC_SIGNING_SECRET: secret,
-    CRM_URL: env.CRM_URL ?? demoCrm?.url,
-    CRM_API_KEY: env.CRM_API_KEY ?? DEMO_CRM_API_KEY,
+    ...demo?.settings,
     MATCH_KEY_HASH_SECRET: matchKeyHashSecret,
   });
   const logger = new Logger({
@@ -109,14 +110,15 @@ export async function startLocalStack(
     webhookSecret,
     config,
     dataDir,
-    demoCrmUrl: demoCrm?.url,
+    demoCrmUrl: demo?.url,
+    demoCrmLabel: demo?.label,
     demoCrm,
     dynamoPath,
     async close() {
       await api.close();
       dynamodb.destroy();
       await dynamo.close();
-      await demoCrm?.close();
+      await demo?.close();
       if (dynamoPath) rmSync(join(dynamoPath, '..', 'dynamodb.pid'), { force: true });
     },
   };

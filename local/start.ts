@@ -1,7 +1,7 @@
 import { DEFAULT_LOCAL_PORT, loadLocalPort, loadSyncServiceConfig } from '#shared/config.ts';
 import { loadCrmEventsConfig } from '#shared/crm-events-config.ts';
-import { DEMO_CRM_API_KEY } from '#stand-ins/demo-crm.ts';
 import { ADA_LOVELACE, typedPhone } from '#stand-ins/demo-data.ts';
+import { demoCrmSettings } from './demo-crms.ts';
 import { LOCAL_TABLE_NAME, startLocalStack } from './stack.ts';
 
 /** `npm start`: the sync handler on 127.0.0.1 with embedded DynamoDB and a demo CRM. */
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       env.SYNC_SIGNING_SECRET
         ? '  signing secret: from SYNC_SIGNING_SECRET (not shown)'
         : `  signing secret: ${stack.secret} (development secret, kept in ${stack.dataDir})`,
-      `  CRM: ${stack.demoCrmUrl ? `embedded demo CRM at ${stack.demoCrmUrl}` : 'CRM_URL'}`,
+      `  CRM: ${config.crm.kind} (CRM_KIND), ${stack.demoCrmUrl ? `embedded ${stack.demoCrmLabel} at ${stack.demoCrmUrl}` : `at ${config.crm.url}`}`,
       `  DynamoDB: embedded (dynalite), ${stack.dynamoPath ? `data in ${stack.dynamoPath}` : 'in memory: the data folder is in use by another local stack'}`,
       `  sync day: ${config.timeZone}; claims under ${config.mapping.namespace}`,
       '',
@@ -32,8 +32,8 @@ async function main(): Promise<void> {
       `  ${localCommand('npm run -s sign', env, stack.dataDir, url)} -- '${example}'`,
       'Or run the Auth0 Action against it:',
       `  ${localCommand('npm run demo:login', env, stack.dataDir, url)} -- '+1 555 010 0001'`,
-      // Only with the demo CRM: it is the one that can change a contact.
-      ...(stack.demoCrmUrl
+      // Only with the generic demo CRM: it is the one that can change a contact.
+      ...(stack.demoCrm
         ? [
             'Change a contact as a CRM would, and send its signed event:',
             `  ${localCommand('npm run demo:crm-change', env, stack.dataDir, url, { dataFolder: true })} -- '+1 555 010 0001' name="Ada King"`,
@@ -67,8 +67,7 @@ function checkSettings(env: NodeJS.ProcessEnv): void {
     ...env,
     TABLE_NAME: LOCAL_TABLE_NAME,
     SYNC_SIGNING_SECRET: env.SYNC_SIGNING_SECRET || 'dev-generated-on-first-start',
-    CRM_URL: env.CRM_URL ?? 'http://127.0.0.1/demo-crm',
-    CRM_API_KEY: env.CRM_API_KEY ?? DEMO_CRM_API_KEY,
+    ...demoCrmSettings(env),
   });
   loadCrmEventsConfig({
     ...env,

@@ -1,5 +1,15 @@
 import * as z from 'zod/mini';
 import type { CircuitBreakerPolicy } from './adapters/crm-circuit-breaker.ts';
+import {
+  CRM_DEFAULTS,
+  CRM_KINDS,
+  CrmSettingError,
+  type CrmSettings,
+  crmEnvironment,
+  crmSettingsOf,
+  type SecretSetting,
+  secretSetting,
+} from './crm-config.ts';
 import { buildClaimMapping, type ClaimMapping, ClaimMappingError } from './domain/claims.ts';
 import { parseJsonObject } from './domain/json-object.ts';
 import { type CountryCode, isCountryCode } from './domain/phone.ts';
@@ -9,10 +19,8 @@ import { isValidTimeZone } from './domain/sync-day.ts';
 import type { MatchKeyKind } from './domain/sync-request.ts';
 import { type LoginTimeBudget, loginTimeBudget, TimeBudgetError } from './domain/time-budget.ts';
 
-/** A secret given inline (local stack, tests) or by Secrets Manager id (deployed). */
-export type SecretSetting =
-  | { readonly source: 'inline'; readonly value: string }
-  | { readonly source: 'secrets-manager'; readonly secretId: string };
+export type { SecretSetting } from './crm-config.ts';
+export { secretSetting };
 
 /** What reading a stamp and computing its basis needs: the backfill's orchestrator has only this. */
 export interface StampReadConfig {
@@ -25,8 +33,8 @@ export interface StampReadConfig {
 
 export interface SyncServiceConfig extends StampReadConfig {
   readonly signingSecret: SecretSetting;
-  readonly crmUrl: string;
-  readonly crmApiKey: SecretSetting;
+  /** Which CRM, where, and with which credentials (CRM_KIND and its settings, crm-config.ts). */
+  readonly crm: CrmSettings;
   readonly crmTimeoutMs: number;
   /** The caller's budget: the Action's SYNC_TIMEOUT_MS. */
   readonly actionTimeoutMs: number;
@@ -70,7 +78,9 @@ const text = (fallback: string) => z._default(z.string(), fallback);
 /** How stamps are keyed and read: the settings every function that reads stamps shares. */
 const stampSettings = {
   TABLE_NAME: z.string().check(z.minLength(3, 'must name the DynamoDB table of sync stamps')),
-  CRM_ID_PATH: text('id'),
+  // Read with the stamps: the record id's default path, and the claims', depend on the CRM.
+  CRM_KIND: z._default(z.enum(CRM_KINDS, `must be one of ${CRM_KINDS.join(', ')}`), 'http'),
+  CRM_ID_PATH: optionalText,
   CRM_MATCH_KEYS: z.pipe(
     z.pipe(
       text('phone'),
@@ -104,9 +114,7 @@ const environment = z
     ...stampSettings,
     SYNC_SIGNING_SECRET: optionalText,
     SYNC_SIGNING_SECRET_ARN: optionalText,
-    CRM_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-    CRM_API_KEY: optionalText,
-    CRM_API_KEY_SECRET_ARN: optionalText,
+    ...crmEnvironment,
     CRM_TIMEOUT_MS: int(100, 10_000, 2_500),
     ACTION_TIMEOUT_MS: int(500, 15_000, 3_000),
     CRM_MAX_RESPONSE_BYTES: int(1_024, 16 * 1024 * 1024, 1024 * 1024),
@@ -137,10 +145,6 @@ const environment = z
     z.refine((env) => Boolean(env.SYNC_SIGNING_SECRET || env.SYNC_SIGNING_SECRET_ARN), {
       path: ['SYNC_SIGNING_SECRET'],
       error: 'set SYNC_SIGNING_SECRET or SYNC_SIGNING_SECRET_ARN',
-    }),
-    z.refine((env) => Boolean(env.CRM_API_KEY || env.CRM_API_KEY_SECRET_ARN), {
-      path: ['CRM_API_KEY'],
-      error: 'set CRM_API_KEY or CRM_API_KEY_SECRET_ARN',
     }),
   );
 
@@ -221,11 +225,11 @@ export function loadSyncServiceConfig(
     allowed === undefined
       ? undefined
       : setting('ALLOWED_SOURCE_IPS', () => parseSourceNetworks(allowed));
+  const stamps = stampReadConfigOf(e);
   return {
-    ...stampReadConfigOf(e),
+    ...stamps,
     signingSecret: secretSetting(e.SYNC_SIGNING_SECRET, e.SYNC_SIGNING_SECRET_ARN),
-    crmUrl: e.CRM_URL,
-    crmApiKey: secretSetting(e.CRM_API_KEY, e.CRM_API_KEY_SECRET_ARN),
+    crm: setting('CRM_KIND', () => crmSettingsOf(e.CRM_KIND, e, stamps.mapping)),
     crmTimeoutMs: e.CRM_TIMEOUT_MS,
     actionTimeoutMs: e.ACTION_TIMEOUT_MS,
     timeBudget,
@@ -259,10 +263,11 @@ export function loadStampReadConfig(
 function stampReadConfigOf(
   e: z.infer<ReturnType<typeof z.object<typeof stampSettings>>>,
 ): StampReadConfig {
-  const idPath = e.CRM_ID_PATH;
+  const defaults = CRM_DEFAULTS[e.CRM_KIND];
+  const idPath = e.CRM_ID_PATH ?? defaults.idPath;
   const fields = setting('CLAIM_MAP', () => parseClaimMap(e.CLAIM_MAP)) ?? {
+    ...defaults.fields,
     crm_id: idPath,
-    name: 'name',
   };
   const mapping = setting('CLAIM_MAP', () =>
     buildClaimMapping({
@@ -279,15 +284,6 @@ function stampReadConfigOf(
     mapping,
     stampRetentionDays: e.STAMP_RETENTION_DAYS,
   };
-}
-
-export function secretSetting(
-  inline: string | undefined,
-  secretId: string | undefined,
-): SecretSetting {
-  return inline
-    ? { source: 'inline', value: inline }
-    : { source: 'secrets-manager', secretId: secretId ?? '' };
 }
 
 function parseClaimMap(text: string | undefined): Record<string, string> | undefined {
@@ -318,9 +314,11 @@ function setting<T>(name: string, read: () => T): T {
     const named =
       error instanceof ClaimMappingError
         ? MAPPING_SETTINGS[error.setting]
-        : error instanceof TimeBudgetError
-          ? 'CRM_TIMEOUT_MS and ACTION_TIMEOUT_MS'
-          : name;
+        : error instanceof CrmSettingError
+          ? error.setting
+          : error instanceof TimeBudgetError
+            ? 'CRM_TIMEOUT_MS and ACTION_TIMEOUT_MS'
+            : name;
     throw new ConfigError(`Invalid configuration: ${named}: ${(error as Error).message}`);
   }
 }

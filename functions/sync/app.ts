@@ -135,7 +135,10 @@ export function createSyncApi(deps: SyncApiDependencies) {
       }
       trace.forced = request.force;
       const outcome = await service.sync(request);
-      trace.outcome = outcome.status;
+      // Its own code, so a metric and an alarm can count the CRM's duplicates (docs/sync-api.md).
+      const ambiguous = outcome.ambiguousMatches !== undefined && outcome.crmMs !== undefined;
+      trace.outcome = ambiguous ? 'ambiguous_match' : outcome.status;
+      if (ambiguous) trace.crmMatches = outcome.ambiguousMatches;
       trace.crmMs = outcome.crmMs;
       trace.crmFault = outcome.crmFault;
       return json(200, toSyncResponse(request.userId, outcome, claimNamespace));

@@ -21,13 +21,14 @@ export function buildSyncApi(
   clients: SyncServiceClients,
   options: SyncApiOptions = {},
 ) {
-  const { service, logger, secret, stamps, crmApiKey, matchKeySecret } = buildSyncService(
+  const { service, logger, secret, stamps, warmCrm, matchKeySecret } = buildSyncService(
     config,
     clients,
   );
   const signing = secret(config.signingSecret, parseSigningSecrets);
   if (options.warmUp) {
-    for (const value of [signing, crmApiKey, matchKeySecret]) value?.get().catch(() => undefined);
+    for (const value of [signing, matchKeySecret]) value?.get().catch(() => undefined);
+    warmCrm();
     void stamps.warmUp();
   }
   return createSyncApi({

@@ -171,6 +171,9 @@ export class DynamoDbStampStore implements StampStore, StampReader, SignatureLed
             fresh_until: { N: String(stamp.freshUntil) },
             basis: { S: stamp.basis },
             ...(stamp.matchKey === undefined ? {} : { match_key: { S: stamp.matchKey } }),
+            ...(stamp.ambiguousMatches === undefined
+              ? {}
+              : { ambiguous_matches: { N: String(stamp.ambiguousMatches) } }),
             expires_at: { N: String(Math.ceil(stamp.freshUntil / 1000) + this.retentionSeconds) },
           },
           // Nor over a stamp of a later lookup: one that outlived its lease (a slow CRM, a
@@ -302,6 +305,9 @@ function toStamp(userId: string, item: Record<string, AttributeValue>): SyncStam
     syncedAt: Number(syncedAt),
     freshUntil: Number(freshUntil),
     basis: item.basis?.S ?? '',
+    ...(status === 'not_found' && item.ambiguous_matches?.N
+      ? { ambiguousMatches: Number(item.ambiguous_matches.N) }
+      : {}),
   };
 }
 

@@ -3,11 +3,11 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CrmCircuitBreaker } from '../adapters/crm-circuit-breaker.ts';
 import { DynamoDbStampStore } from '../adapters/dynamodb-stamps.ts';
-import { HttpCrm } from '../adapters/http-crm.ts';
 import type { SyncServiceConfig } from '../config.ts';
 import { type MatchKeyHasher, matchKeyHash } from '../domain/match-key-hash.ts';
 import { CrmFailure, type CrmLookup } from '../domain/ports.ts';
 import { SyncService } from '../domain/sync.ts';
+import { buildCrmAdapter } from './crm-adapter.ts';
 import { logAbsorbedFault, logCircuitChange } from './operational-logs.ts';
 import { secretSource } from './secrets.ts';
 
@@ -43,18 +43,15 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncService
     clock: clients.clock,
     onFault: logAbsorbedFault(logger),
   });
-  const crmApiKey = secret(config.crmApiKey);
-  const httpCrm = new HttpCrm({
-    url: config.crmUrl,
-    apiKey: () => crmApiKey.get(),
-    timeoutMs: config.crmTimeoutMs,
-    maxResponseBytes: config.crmMaxResponseBytes,
-    onUnauthorized: () => crmApiKey.invalidate(),
-    ...(clients.clock ? { clock: clients.clock } : {}),
-  });
+  const adapter = buildCrmAdapter(config, secret, clients.clock);
   const crm: CrmLookup = clients.crmLimiter
-    ? pacedCrm(httpCrm, clients.crmLimiter, clients.clock ?? Date.now)
-    : new CrmCircuitBreaker(httpCrm, config.crmBreaker, logCircuitChange(logger), clients.clock);
+    ? pacedCrm(adapter.crm, clients.crmLimiter, clients.clock ?? Date.now)
+    : new CrmCircuitBreaker(
+        adapter.crm,
+        config.crmBreaker,
+        logCircuitChange(logger),
+        clients.clock,
+      );
   // Read once the first stamp is written, then cached like the other secrets.
   const matchKeySecret = config.matchKeyHashSecret ? secret(config.matchKeyHashSecret) : undefined;
   const matchKeyHasher: MatchKeyHasher | undefined =
@@ -81,7 +78,7 @@ export function buildSyncService(config: SyncServiceConfig, clients: SyncService
     ...(clients.clock ? { clock: clients.clock } : {}),
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
   });
-  return { service, stamps, logger, secret, crm, crmApiKey, matchKeySecret };
+  return { service, stamps, logger, secret, crm, warmCrm: adapter.warm, matchKeySecret };
 }
 
 /** A Retry-After longer than this pauses the backfill no longer: its worker times out at 2 min. */

@@ -9,6 +9,8 @@ import type { CrmAppMetadata } from './sync-response.ts';
  * - `rate_limited`: 429, the CRM asked us to slow down (a 503 is `http_status`; both may carry
  *   a Retry-After).
  * - `circuit_open`: not asked at all; the circuit breaker holds calls back.
+ * - `query_refused`: the CRM refused the query itself (Salesforce's 400 INVALID_FIELD for a
+ *   mapped field that does not exist or that field-level security hides): the configuration.
  */
 export type CrmFailureReason =
   | 'timeout'
@@ -19,7 +21,8 @@ export type CrmFailureReason =
   | 'redirect'
   | 'too_large'
   | 'rate_limited'
-  | 'circuit_open';
+  | 'circuit_open'
+  | 'query_refused';
 
 export class CrmFailure extends Error {
   constructor(
@@ -33,9 +36,28 @@ export class CrmFailure extends Error {
   }
 }
 
-/** Finds the CRM record for a match key: the record, null when the CRM has none, or a CrmFailure. */
+/** A CRM's record of one person, as its adapter hands it to the claim mapping. */
+export type CrmRecord = Readonly<Record<string, unknown>>;
+
+/**
+ * The CRM answered, with more than one record for the match key (two contacts with one phone
+ * number): a defined outcome, not a failure. No record is picked, since the wrong one would put
+ * another person's data in a token; the user is answered as not found, and the stamp and the
+ * request's log line say why (docs/sync-api.md, "Ambiguous matches").
+ */
+export class AmbiguousMatch {
+  constructor(
+    /** How many records matched, at least 2 (a search may stop counting early). */
+    readonly matches: number,
+  ) {}
+}
+
+/**
+ * Finds the CRM record for a match key: the record, null when the CRM has none, an
+ * AmbiguousMatch when it has several, or a CrmFailure.
+ */
 export interface CrmLookup {
-  find(key: MatchKey): Promise<Readonly<Record<string, unknown>> | null>;
+  find(key: MatchKey): Promise<CrmRecord | AmbiguousMatch | null>;
   /**
    * False while calls are held back (a circuit breaker is open): the service then answers from
    * what it knows at once, without taking a lease. Absent means always available.
@@ -65,6 +87,11 @@ export interface SyncStamp {
    * indexed by its CRM id). Absent when the hash key was unreadable.
    */
   readonly matchHash?: string | undefined;
+  /**
+   * A not_found stamp whose lookup matched several CRM records (AmbiguousMatch): how many. The
+   * user stays unlinked until the CRM holds one record for the key.
+   */
+  readonly ambiguousMatches?: number | undefined;
 }
 
 /** Why the last lookup of a user gave no answer: the CRM's failure, or a fault of ours. */

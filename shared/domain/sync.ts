@@ -3,9 +3,11 @@ import { type ClaimMapping, mapFields, readCrmId } from './claims.ts';
 import { SyncApiError } from './errors.ts';
 import type { MatchKeyHasher } from './match-key-hash.ts';
 import {
+  AmbiguousMatch,
   CrmFailure,
   type CrmFailureReason,
   type CrmLookup,
+  type CrmRecord,
   type LookupFailure,
   type LookupFailureCode,
   type StampEntry,
@@ -50,6 +52,8 @@ export interface SyncOutcome {
   readonly crmMs?: number;
   /** Why the CRM gave no answer, when the outcome is `stale`. */
   readonly crmFault?: StaleReason;
+  /** The CRM held this many records for the match key, so none was linked (not_found). */
+  readonly ambiguousMatches?: number;
 }
 
 /** A fault the service absorbed (it still answered); for logs and metrics. */
@@ -302,14 +306,17 @@ export class SyncService {
   private stampFrom(
     request: SyncRequest,
     basis: string,
-    record: Readonly<Record<string, unknown>> | null,
+    record: CrmRecord | AmbiguousMatch | null,
     now: number,
   ): SyncStamp {
     const { mapping, timeZone, notFoundFreshSeconds } = this.policy;
     const { userId } = request;
     const matchKeyKind = request.matchKey.kind;
-    if (record === null) {
+    if (record === null || record instanceof AmbiguousMatch) {
+      // Several records are no answer either: the user is unlinked, and asked about again as
+      // soon as a not-found user would be, so a merge of the duplicates in the CRM lands.
       return {
+        ...(record === null ? {} : { ambiguousMatches: record.matches }),
         userId,
         basis,
         matchKey: matchKeyKind,
@@ -379,5 +386,6 @@ function outcomeOf(stamp: SyncStamp, status: SyncOutcome['status']): SyncOutcome
     fields: stamp.fields,
     syncedAt: stamp.syncedAt,
     freshUntil: stamp.freshUntil,
+    ...(stamp.ambiguousMatches === undefined ? {} : { ambiguousMatches: stamp.ambiguousMatches }),
   };
 }

@@ -31,6 +31,11 @@ export interface UserExplanation {
   /** The last failed lookup since the stamp's answer, whether or not it made the stamp stale. */
   readonly last_failure: { readonly code: LookupFailureCode; readonly at: string } | null;
   readonly lookup_in_flight: boolean;
+  /**
+   * For a not_found answer: how many CRM records matched the key when the CRM held several, so
+   * that none was linked (docs/sync-api.md, "Ambiguous matches"); null otherwise.
+   */
+  readonly ambiguous_matches: number | null;
 }
 
 /**
@@ -64,6 +69,7 @@ export function explainUser(
     next_login: fresh ? 'answered_from_stamp' : 'asks_crm',
     last_failure: failedSince && failure ? { code: failure.code, at: iso(failure.at) } : null,
     lookup_in_flight: entry?.lease !== undefined && entry.lease.until > now,
+    ambiguous_matches: stamp?.ambiguousMatches ?? null,
   };
 }
 

@@ -27,8 +27,8 @@ export interface RequestTrace {
    */
   replayCheck?: 'failed';
   /**
-   * `synced`, `cached`, `not_found`, `stale`, `health` or `explained`; an error's code
-   * otherwise. An explanation is never counted as a sync status: the login metrics stay logins.
+   * `synced`, `cached`, `not_found`, `ambiguous_match` (answered not_found: the CRM held
+   * several records for the key), `stale`, `health` or `explained`; an error's code otherwise. An explanation is never counted as a sync status: the login metrics stay logins.
    */
   outcome?: string;
   /** What GET /v1/users/{user_id} reported (`synced`, `not_found`, `stale`, `failed`). */
@@ -36,6 +36,8 @@ export interface RequestTrace {
   crmMs?: number | undefined;
   /** Why the CRM gave no answer (stale, crm_unavailable). */
   crmFault?: string | undefined;
+  /** How many CRM records matched, for `ambiguous_match`. */
+  crmMatches?: number | undefined;
   /** Counts of what the request did (POST /v1/crm-events), each a field and a Count metric. */
   counts?: Readonly<Record<string, { readonly field: string; readonly value: number }>>;
 }
@@ -88,6 +90,7 @@ export function requestLog(
       ...(trace.replayCheck ? { replay_check: trace.replayCheck } : {}),
       ...(crmMs === undefined ? {} : { crm_ms: crmMs }),
       ...(crmFault === undefined ? {} : { crm_fault: crmFault }),
+      ...(trace.crmMatches === undefined ? {} : { crm_matches: trace.crmMatches }),
       // A fault of ours is named by its class only: messages of SDK errors carry request details.
       ...(error && !(error instanceof SyncApiError) ? { fault: error.name ?? 'unknown' } : {}),
       ...Object.fromEntries(counts.map(([, { field, value }]) => [field, value])),

@@ -146,6 +146,25 @@ describe('the diagnosis', () => {
     );
   });
 
+  it('two CRM records for the key: none linked, merge the duplicates', () => {
+    const state = synced({
+      status: 'not_found',
+      crm_id: null,
+      claims: [],
+      fresh_until: '2026-12-01T10:00:00.000Z',
+      fresh: true,
+      ambiguous_matches: 2,
+    });
+    const d = run({
+      service: { kind: 'known', state },
+      profile: facts({ crm: { state: 'absent' } }),
+    });
+    expect(d.code).toBe('ambiguous_match');
+    expect(d.sentence).toBe(
+      "The CRM had 2 records for sms|6512abc's phone number when asked at 2026-12-01T09:00:00.000Z, so none was linked (the wrong one would put another person's data in the token) and logins get no CRM claims until it is asked again after 2026-12-01T10:00:00.000Z: merge or correct the duplicate contacts in the CRM, then run `npm run explain -- 'sms|6512abc' --resync`.",
+    );
+  });
+
   const failedState = synced({
     status: 'failed',
     fresh: false,

@@ -16,6 +16,7 @@ export type DiagnosisCode =
   | 'recent_lookup_failed'
   | 'profile_outdated'
   | 'not_in_crm'
+  | 'ambiguous_match'
   | 'synced';
 
 export interface Diagnosis {
@@ -215,6 +216,12 @@ function notInCrm(id: string, state: UserSyncState): Diagnosis {
   const again = state.fresh
     ? `until it is asked again after ${state.fresh_until}`
     : 'and the next login asks again';
+  if (state.ambiguous_matches) {
+    return {
+      code: 'ambiguous_match',
+      sentence: `The CRM had ${state.ambiguous_matches} records for ${id}${key} when asked at ${state.synced_at}, so none was linked (the wrong one would put another person's data in the token) and logins get no CRM claims ${again}: merge or correct the duplicate contacts in the CRM, then run \`npm run explain -- ${shellQuote(id)} --resync\`.`,
+    };
+  }
   return {
     code: 'not_in_crm',
     sentence: `The CRM had no record for ${id}${key} when asked at ${state.synced_at}, so logins get no CRM claims ${again}: add or correct the contact in the CRM, then run \`npm run explain -- ${shellQuote(id)} --resync\`.`,
@@ -237,7 +244,7 @@ function remedy(code: string | undefined): string {
     case 'network':
       return 'check that the sync service reaches CRM_URL';
     case 'auth':
-      return "check the service's CRM_API_KEY (the CRM refused it)";
+      return "check the service's CRM credentials (CRM_API_KEY; for Salesforce the connected app's SALESFORCE_CLIENT_ID and secret and its run-as user): the CRM refused them";
     case 'redirect':
       return "point CRM_URL at the CRM's final URL (redirects are never followed)";
     case 'too_large':
@@ -250,6 +257,8 @@ function remedy(code: string | undefined): string {
       return 'the CRM asked the service to wait (429/503 Retry-After); let it recover';
     case 'circuit_open':
       return "the service's circuit breaker is open after repeated CRM failures; check the CRM";
+    case 'query_refused':
+      return 'check that every CLAIM_MAP field exists and that field-level security lets the run-as user read it (the CRM refused the query)';
     case 'fault':
       return "look for the fault in the sync service's logs";
     default:

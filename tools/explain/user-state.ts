@@ -32,6 +32,8 @@ export interface UserSyncState {
   readonly next_login: 'answered_from_stamp' | 'asks_crm';
   readonly last_failure: LastFailure | null;
   readonly lookup_in_flight: boolean;
+  /** For not_found: the CRM held this many records for the key, so none was linked. */
+  readonly ambiguous_matches?: number | null;
 }
 
 /** What the service answered about a user: its state, or that it holds nothing (404). */
@@ -60,7 +62,11 @@ export function readUserSyncState(body: unknown): UserSyncState | undefined {
     isClaimNames(b.claims) &&
     (b.next_login === 'answered_from_stamp' || b.next_login === 'asks_crm') &&
     (b.last_failure === null || isFailure(b.last_failure)) &&
-    typeof b.lookup_in_flight === 'boolean';
+    typeof b.lookup_in_flight === 'boolean' &&
+    // Absent from services older than the named CRM adapters.
+    (b.ambiguous_matches === undefined ||
+      b.ambiguous_matches === null ||
+      (Number.isSafeInteger(b.ambiguous_matches) && (b.ambiguous_matches as number) > 1));
   if (!ok) return undefined;
   const failure = b.last_failure as LastFailure | null;
   return {
@@ -75,6 +81,7 @@ export function readUserSyncState(body: unknown): UserSyncState | undefined {
     next_login: b.next_login as UserSyncState['next_login'],
     last_failure: failure === null ? null : { code: failure.code, at: failure.at },
     lookup_in_flight: b.lookup_in_flight as boolean,
+    ...(typeof b.ambiguous_matches === 'number' ? { ambiguous_matches: b.ambiguous_matches } : {}),
   };
 }
 

@@ -67,6 +67,7 @@ describe('what the service tells about a user', () => {
       next_login: 'answered_from_stamp',
       last_failure: null,
       lookup_in_flight: false,
+      ambiguous_matches: null,
     });
   });
 
@@ -111,6 +112,7 @@ describe('what the service tells about a user', () => {
       next_login: 'asks_crm',
       last_failure: { code: 'http_status', at: '2026-11-27T10:00:00.000Z' },
       lookup_in_flight: false,
+      ambiguous_matches: null,
     });
   });
 
@@ -137,6 +139,7 @@ describe('what the service tells about a user', () => {
       next_login: 'answered_from_stamp',
       last_failure: { code: 'http_status', at: failedAt },
       lookup_in_flight: false,
+      ambiguous_matches: null,
     });
     // As the logins are answered: from the fresh stamp, not stale.
     const next = await login(user);
@@ -161,6 +164,7 @@ describe('what the service tells about a user', () => {
       next_login: 'asks_crm',
       last_failure: { code: 'timeout', at: '2026-11-26T08:15:00.000Z' },
       lookup_in_flight: false,
+      ambiguous_matches: null,
     });
   });
 

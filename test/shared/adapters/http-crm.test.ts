@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CrmKeyReadTimeout, HttpCrm } from '#shared/adapters/http-crm.ts';
+import { CrmKeyReadTimeout } from '#shared/adapters/crm-exchange.ts';
+import { HttpCrm } from '#shared/adapters/http-crm.ts';
 import { type HostileCrm, startHostileCrm } from '#stand-ins/crm-server.ts';
 import { ADA_LOVELACE } from '#stand-ins/demo-data.ts';
 import { gzipBomb } from '#stand-ins/hostile-crm.ts';
