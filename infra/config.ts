@@ -1,6 +1,13 @@
 import * as z from 'zod/mini';
 import { ConfigError, parseSettings } from '#shared/config.ts';
 import {
+  CRM_DEFAULTS,
+  CRM_KINDS,
+  CrmSettingError,
+  crmSettingsOf,
+  SALESFORCE_DEFAULT_API_VERSION,
+} from '#shared/crm-config.ts';
+import {
   buildClaimMapping,
   ClaimMappingError,
   checkAccessTokenNamespace,
@@ -57,14 +64,26 @@ const schema = z.object({
   auth0Domain: z
     .string()
     .check(z.regex(/^[a-z0-9.-]+$/i, 'a tenant domain, e.g. acme.eu.auth0.com')),
-  crmUrl: z.url({ protocol: /^https$/, error: 'the CRM lookup endpoint (https)' }),
-  crmIdPath: z._default(z.string(), 'id'),
+  /** Which CRM the service asks: the generic HTTP protocol, HubSpot or Salesforce (CRM_KIND). */
+  crmKind: z._default(z.enum(CRM_KINDS, `one of ${CRM_KINDS.join(', ')}`), 'http'),
+  /**
+   * http: the lookup endpoint; hubspot: the API's base (default https://api.hubapi.com);
+   * salesforce: the org's My Domain URL. Required but for hubspot (see crmProblem).
+   */
+  crmUrl: z.optional(z.url({ protocol: /^https$/, error: 'an https URL (the CRM)' })),
+  /** Default by crmKind (crm-config.ts CRM_DEFAULTS): id, hs_object_id, Id. */
+  crmIdPath: z.optional(z.string()),
   crmMatchKeys: z._default(z.string().check(z.regex(/^(phone|email)(,(phone|email))?$/)), 'phone'),
   crmTimeoutMs: contextInt(1, 10_000, 2_500),
   /** The Action's SYNC_TIMEOUT_MS: CRM_TIMEOUT_MS and the waiters' budget must fit inside it. */
   actionTimeoutMs: contextInt(1, 15_000, 3_000),
   claimNamespace: z._default(z.string(), 'https://crm.example.com/'),
-  claimMap: contextStringRecord({ crm_id: 'id', name: 'name' }, '{"crm_id":"id","name":"name"}'),
+  /** Default by crmKind (crm-config.ts CRM_DEFAULTS), with crm_id at crmIdPath. */
+  claimMap: contextStringRecord({}, '{"crm_id":"id","name":"name"}'),
+  /** Salesforce only: the object holding people, its API version, its phone fields. */
+  salesforceObject: z._default(z.string(), 'Contact'),
+  salesforceApiVersion: z._default(z.string(), SALESFORCE_DEFAULT_API_VERSION),
+  salesforcePhoneFields: z._default(z.string(), 'Phone,MobilePhone'),
   syncTimeZone: z._default(z.string().check(explained(timeZoneProblem)), 'UTC'),
   defaultPhoneCountry: z.optional(z.string().check(z.regex(/^[A-Z]{2}$/))),
   /** API Gateway stage throttling: steady requests per second and burst. */
@@ -83,8 +102,11 @@ const schema = z.object({
    * (ScalingConfig, https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html).
    */
   backfillMaxConcurrency: contextInt(2, 100, 2),
-  /** The CRM's own rate limit, shared by all backfill workers. */
-  crmRatePerSecond: contextInt(1, 10_000, 10),
+  /**
+   * The CRM's own rate limit, shared by all backfill workers. Default 10; 3 for HubSpot, whose
+   * search API takes 5 a second for the whole account, logins included.
+   */
+  crmRatePerSecond: optionalContextInt(1, 10_000),
   /** The Auth0 Management API's user-write rate left for the backfill. */
   auth0WritesPerSecond: contextInt(1, 1_000, 2),
   installAction: contextBoolean(false),
@@ -164,7 +186,16 @@ export interface StageIdentity {
   readonly region?: string;
 }
 
-export type StackConfig = z.infer<typeof schema> & { readonly stage?: StageIdentity };
+/** The settings as read, with the defaults that depend on crmKind filled in. */
+export type StackConfig = Omit<
+  z.infer<typeof schema>,
+  'crmIdPath' | 'claimMap' | 'crmRatePerSecond'
+> & {
+  readonly crmIdPath: string;
+  readonly claimMap: Record<string, string>;
+  readonly crmRatePerSecond: number;
+  readonly stage?: StageIdentity;
+};
 
 /** Every setting a stack reads: what a stage's block in cdk.json may override. */
 export const STACK_CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
@@ -201,8 +232,21 @@ export function readStackConfig(
 ): StackConfig {
   const what = stage ? `CDK context of stage ${stage.name}` : 'CDK context';
   const raw = Object.fromEntries(STACK_CONFIG_KEYS.map((key) => [key, context(key)]));
-  const config: StackConfig = { ...parseSettings(schema, raw, what), ...(stage ? { stage } : {}) };
+  const parsed = parseSettings(schema, raw, what);
+  const defaults = CRM_DEFAULTS[parsed.crmKind];
+  const crmIdPath = parsed.crmIdPath ?? defaults.idPath;
+  const config: StackConfig = {
+    ...parsed,
+    crmIdPath,
+    // Unset (not `{}`, which the claim mapping's check refuses): the crmKind's claims.
+    claimMap:
+      raw.claimMap === undefined ? { ...defaults.fields, crm_id: crmIdPath } : parsed.claimMap,
+    crmRatePerSecond: parsed.crmRatePerSecond ?? (parsed.crmKind === 'hubspot' ? 3 : 10),
+    ...(stage ? { stage } : {}),
+  };
   const invalid = (message: string) => new ConfigError(`Invalid ${what}: ${message}`);
+  const crm = crmProblem(config);
+  if (crm) throw invalid(crm);
   const installOrder = installOrderProblem(config);
   if (installOrder) throw invalid(installOrder);
   try {
@@ -242,6 +286,61 @@ export function readStackConfig(
     throw invalid(`${named}: ${error.message}`);
   }
   return config;
+}
+
+/** The context key of each CRM setting the service would refuse (crm-config.ts). */
+const CRM_CONTEXT_KEYS: Readonly<Record<string, string>> = {
+  CRM_URL: 'crmUrl',
+  CLAIM_MAP: 'claimMap (or crmIdPath)',
+  SALESFORCE_OBJECT: 'salesforceObject',
+  SALESFORCE_API_VERSION: 'salesforceApiVersion',
+  SALESFORCE_PHONE_FIELDS: 'salesforcePhoneFields',
+};
+
+/**
+ * The CRM settings checked as the service checks them at start (crm-config.ts), so a claim map
+ * HubSpot cannot serve or a Salesforce name that is no identifier fails synth, not cold start;
+ * and HubSpot's search limit, which a backfill rate above it would spend on its own.
+ */
+function crmProblem(config: StackConfig): string | undefined {
+  if (config.crmKind !== 'hubspot' && config.crmUrl === undefined) {
+    return `crmUrl: must be set for crmKind ${config.crmKind} (${config.crmKind === 'salesforce' ? "the org's My Domain URL" : 'the CRM lookup endpoint'})`;
+  }
+  if (config.crmKind === 'hubspot' && config.crmRatePerSecond > 4) {
+    return "crmRatePerSecond: HubSpot's search API takes 5 requests a second for the whole account, logins included: at most 4 for the backfill";
+  }
+  let mapping: ReturnType<typeof buildClaimMapping>;
+  try {
+    mapping = buildClaimMapping({
+      namespace: config.claimNamespace,
+      idPath: config.crmIdPath,
+      fields: config.claimMap,
+      maxValueLength: 256,
+    });
+  } catch {
+    return undefined; // named by the claim mapping's own check below
+  }
+  try {
+    crmSettingsOf(
+      config.crmKind,
+      {
+        CRM_URL: config.crmUrl,
+        CRM_API_KEY: undefined,
+        CRM_API_KEY_SECRET_ARN: 'from-the-stack',
+        SALESFORCE_CLIENT_ID: undefined,
+        SALESFORCE_CLIENT_SECRET: undefined,
+        SALESFORCE_CREDENTIALS_SECRET_ARN: 'from-the-stack',
+        SALESFORCE_OBJECT: config.salesforceObject,
+        SALESFORCE_API_VERSION: config.salesforceApiVersion,
+        SALESFORCE_PHONE_FIELDS: config.salesforcePhoneFields.split(',').map((f) => f.trim()),
+      },
+      mapping,
+    );
+  } catch (error) {
+    if (!(error instanceof CrmSettingError)) throw error;
+    return `${CRM_CONTEXT_KEYS[error.setting] ?? error.setting}: ${error.message}`;
+  }
+  return undefined;
 }
 
 /**

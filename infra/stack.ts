@@ -34,6 +34,7 @@ export class CrmSyncStack extends Stack {
     const stamps = new StampTable(this, 'SyncStamps');
     const secrets = new ServiceSecrets(this, 'Secrets', {
       auth0CredentialsSecretArn: config.auth0CredentialsSecretArn,
+      crmKind: config.crmKind,
     });
     const sync = new SyncApi(this, 'SyncApi', {
       config,
@@ -93,12 +94,8 @@ export class CrmSyncStack extends Stack {
 
     new CfnOutput(this, 'StampTableName', { value: stamps.table.tableName });
     new CfnOutput(this, 'SigningSecretArn', { value: secrets.signing.secretArn });
-    new CfnOutput(this, 'CrmApiKeySecretArn', { value: secrets.crmApiKey.secretArn });
+    crmCredentialOutputs(this, config, secrets);
     new CfnOutput(this, 'Auth0CredentialsSecretArn', { value: secrets.auth0.secretArn });
-    new CfnOutput(this, 'SetCrmApiKeyCommand', {
-      description: 'Run once after the first deploy (and at every CRM key rotation)',
-      value: `aws secretsmanager put-secret-value --secret-id ${secrets.crmApiKey.secretArn} --secret-string "$CRM_API_KEY"`,
-    });
     new CfnOutput(this, 'SetAuth0CredentialsCommand', {
       description: 'The M2M application used by the backfill and the Action installer',
       value: `aws secretsmanager put-secret-value --secret-id ${secrets.auth0.secretArn} --secret-string "{\\"clientId\\":\\"$AUTH0_CLIENT_ID\\",\\"clientSecret\\":\\"$AUTH0_CLIENT_SECRET\\"}"`,
@@ -189,5 +186,27 @@ function refuseExampleValuesAtDeploy(stack: Stack, config: StackConfig): void {
     assertions: [
       { assert: Fn.conditionEquals(check.valueAsString, 'configured'), assertDescription: message },
     ],
+  });
+}
+
+/** The CRM credentials' secret and the command that fills it, by crmKind. */
+function crmCredentialOutputs(stack: Stack, config: StackConfig, secrets: ServiceSecrets) {
+  const arn = secrets.crmCredentials.secretArn;
+  if (config.crmKind === 'salesforce') {
+    new CfnOutput(stack, 'SalesforceCredentialsSecretArn', { value: arn });
+    new CfnOutput(stack, 'SetSalesforceCredentialsCommand', {
+      description:
+        "Run once after the first deploy (and at every rotation of the connected app's secret)",
+      value: `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string "{\\"client_id\\":\\"$SALESFORCE_CLIENT_ID\\",\\"client_secret\\":\\"$SALESFORCE_CLIENT_SECRET\\"}"`,
+    });
+    return;
+  }
+  new CfnOutput(stack, 'CrmApiKeySecretArn', { value: arn });
+  new CfnOutput(stack, 'SetCrmApiKeyCommand', {
+    description:
+      config.crmKind === 'hubspot'
+        ? "Run once after the first deploy (and at every rotation of the private app's token): CRM_API_KEY holds the HubSpot token"
+        : 'Run once after the first deploy (and at every CRM key rotation)',
+    value: `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string "$CRM_API_KEY"`,
   });
 }

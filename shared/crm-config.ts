@@ -24,8 +24,6 @@ export type CrmSettings =
       readonly url: string;
       /** CRM_API_KEY: the private app's access token, sent as a Bearer token. */
       readonly token: SecretSetting;
-      /** HUBSPOT_PHONE_PROPERTIES: the contact properties a phone number is searched in. */
-      readonly phoneProperties: readonly string[];
     }
   | {
       readonly kind: 'salesforce';
@@ -58,7 +56,10 @@ export const CRM_DEFAULTS: Record<
 
 /** HubSpot's public API, when CRM_KIND=hubspot leaves CRM_URL unset. */
 export const HUBSPOT_API_URL = 'https://api.hubapi.com';
-/** A current Salesforce REST API version (Winter '27); SALESFORCE_API_VERSION overrides it. */
+/**
+ * A current Salesforce REST API version: Spring '26's (Winter '27 serves 68.0; each version is
+ * supported for years), SALESFORCE_API_VERSION overrides it.
+ */
 export const SALESFORCE_DEFAULT_API_VERSION = '66.0';
 
 const list = (fallback: string) =>
@@ -88,12 +89,11 @@ export const crmEnvironment = {
   ),
   CRM_API_KEY: optional,
   CRM_API_KEY_SECRET_ARN: optional,
-  HUBSPOT_PHONE_PROPERTIES: list('phone,mobilephone'),
   SALESFORCE_CLIENT_ID: optional,
   SALESFORCE_CLIENT_SECRET: optional,
   SALESFORCE_CREDENTIALS_SECRET_ARN: optional,
-  SALESFORCE_OBJECT: z._default(z.string(), 'Contact'),
-  SALESFORCE_API_VERSION: z._default(z.string(), SALESFORCE_DEFAULT_API_VERSION),
+  SALESFORCE_OBJECT: z.pipe(optional, z._default(z.string(), 'Contact')),
+  SALESFORCE_API_VERSION: z.pipe(optional, z._default(z.string(), SALESFORCE_DEFAULT_API_VERSION)),
   SALESFORCE_PHONE_FIELDS: list('Phone,MobilePhone'),
 };
 
@@ -112,8 +112,9 @@ export class CrmSettingError extends Error {
 
 // A Salesforce name goes into SOQL text: only an identifier, never anything to escape.
 const SOQL_NAME = /^[A-Za-z][A-Za-z0-9_]{0,79}$/;
-// HubSpot's internal property names: letters, digits and underscores (no nesting).
-const HUBSPOT_PROPERTY = /^[A-Za-z0-9_]{1,100}$/;
+// HubSpot's internal property names: lower-case letters, digits and underscores, flat. (Its
+// answers key properties by internal name, so `FirstName` would never be found.)
+const HUBSPOT_PROPERTY = /^[a-z0-9_]{1,100}$/;
 
 /** The CRM settings of `kind`, checked against the claim mapping they must serve. */
 export function crmSettingsOf(
@@ -134,7 +135,7 @@ export function crmSettingsOf(
       if (path.length !== 1 || !HUBSPOT_PROPERTY.test(path[0] as string)) {
         throw new CrmSettingError(
           'CLAIM_MAP',
-          `"${path.join('.')}" is no HubSpot contact property: properties are flat names such as firstname`,
+          `"${path.join('.')}" is no HubSpot contact property: use internal names, flat and lower-case, such as firstname`,
         );
       }
     }
@@ -142,11 +143,6 @@ export function crmSettingsOf(
       kind,
       url: credentialUrl(e.CRM_URL ?? HUBSPOT_API_URL, 'CRM_URL'),
       token: apiKey(e),
-      phoneProperties: names(
-        e.HUBSPOT_PHONE_PROPERTIES,
-        HUBSPOT_PROPERTY,
-        'HUBSPOT_PHONE_PROPERTIES',
-      ),
     };
   }
   for (const path of paths) {
@@ -174,10 +170,7 @@ export function crmSettingsOf(
   }
   return {
     kind,
-    url: credentialUrl(
-      required(e.CRM_URL, 'CRM_URL', "must be the org's My Domain URL"),
-      'CRM_URL',
-    ),
+    url: myDomainUrl(e.CRM_URL),
     credentials:
       id && secret
         ? { source: 'inline', value: JSON.stringify({ client_id: id, client_secret: secret }) }
@@ -224,6 +217,24 @@ function credentialUrl(value: string, setting: string): string {
     throw new CrmSettingError(setting, 'must be the base URL, without a query');
   }
   return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+/**
+ * The org's My Domain URL: the client-credentials flow is refused on login.salesforce.com and
+ * test.salesforce.com ("request not supported on this domain"), and the REST API is not there.
+ */
+function myDomainUrl(value: string | undefined): string {
+  const url = credentialUrl(
+    required(value, 'CRM_URL', "must be the org's My Domain URL"),
+    'CRM_URL',
+  );
+  if (/^https:\/\/(login|test)\.salesforce\.com/i.test(url)) {
+    throw new CrmSettingError(
+      'CRM_URL',
+      "must be the org's My Domain URL (https://<domain>.my.salesforce.com), not the shared login host",
+    );
+  }
+  return url;
 }
 
 function names(values: readonly string[], pattern: RegExp, setting: string): readonly string[] {

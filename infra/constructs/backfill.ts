@@ -146,7 +146,7 @@ export class Backfill extends Construct {
       'dynamodb:UpdateItem',
       'dynamodb:PutItem',
     );
-    secrets.crmApiKey.grantRead(this.worker);
+    secrets.crmCredentials.grantRead(this.worker);
     secrets.matchKeyHash.grantRead(this.worker);
     secrets.auth0.grantRead(this.worker);
 

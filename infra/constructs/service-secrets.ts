@@ -1,6 +1,7 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { CrmKind } from '#shared/crm-config.ts';
 
 export interface ServiceSecretsProps {
   /**
@@ -9,6 +10,8 @@ export interface ServiceSecretsProps {
    * placeholder until the operator puts the credentials.
    */
   readonly auth0CredentialsSecretArn?: string | undefined;
+  /** Which CRM: its credentials' secret is the API key, HubSpot's token or Salesforce's app. */
+  readonly crmKind?: CrmKind | undefined;
 }
 
 /**
@@ -20,7 +23,11 @@ export interface ServiceSecretsProps {
 export class ServiceSecrets extends Construct {
   /** `{"current": "...", "previous": "..."}`: previous only during a rotation. */
   readonly signing: Secret;
-  readonly crmApiKey: Secret;
+  /**
+   * The CRM's credentials: its API key (http), the private app's token (hubspot), or the
+   * connected app's `{"client_id","client_secret"}` (salesforce).
+   */
+  readonly crmCredentials: Secret;
   /** `{"current": "...", "previous": "..."}`: what the CRM signs its change events with. */
   readonly crmWebhook: Secret;
   /** The HMAC key of the match-key hashes stamps carry for CRM change events. */
@@ -44,10 +51,25 @@ export class ServiceSecrets extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.crmApiKey = new Secret(this, 'CrmApiKey', {
-      description: 'auth0-crm-sync: the CRM API key (x-api-key); set it with put-secret-value',
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.crmCredentials =
+      props.crmKind === 'salesforce'
+        ? new Secret(this, 'SalesforceCredentials', {
+            description:
+              'auth0-crm-sync: the Salesforce connected app ({"client_id","client_secret"}, client-credentials flow); set it with put-secret-value',
+            generateSecretString: {
+              secretStringTemplate: JSON.stringify({ client_id: 'set-me' }),
+              generateStringKey: 'client_secret',
+            },
+            removalPolicy: RemovalPolicy.RETAIN,
+          })
+        : // The same logical id for both: a stack moving from http to hubspot keeps its secret.
+          new Secret(this, 'CrmApiKey', {
+            description:
+              props.crmKind === 'hubspot'
+                ? "auth0-crm-sync: the HubSpot private app's access token (crm.objects.contacts.read); set it with put-secret-value"
+                : 'auth0-crm-sync: the CRM API key (x-api-key); set it with put-secret-value',
+            removalPolicy: RemovalPolicy.RETAIN,
+          });
     const created = props.auth0CredentialsSecretArn
       ? undefined
       : new Secret(this, 'Auth0Credentials', {
@@ -66,7 +88,7 @@ export class ServiceSecrets extends Construct {
         'Auth0Credentials',
         props.auth0CredentialsSecretArn as string,
       );
-    const rotated = [this.signing, this.crmApiKey, this.crmWebhook, this.matchKeyHash];
+    const rotated = [this.signing, this.crmCredentials, this.crmWebhook, this.matchKeyHash];
     for (const secret of [...rotated, ...(created ? [created] : [])]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',

@@ -67,7 +67,7 @@ export class SyncApi extends Construct {
       'dynamodb:PutItem',
     );
     secrets.signing.grantRead(this.handler);
-    secrets.crmApiKey.grantRead(this.handler);
+    secrets.crmCredentials.grantRead(this.handler);
     secrets.matchKeyHash.grantRead(this.handler);
 
     // $default routes everything to the handler, which answers unknown routes and methods
@@ -209,6 +209,8 @@ export class SyncApi extends Construct {
 export function stampEnvironment(config: StackConfig, table: TableV2): Record<string, string> {
   return {
     TABLE_NAME: table.tableName,
+    // With the paths below, which the stack always sets: every function reads stamps alike.
+    CRM_KIND: config.crmKind,
     CRM_ID_PATH: config.crmIdPath,
     CRM_MATCH_KEYS: config.crmMatchKeys,
     CLAIM_NAMESPACE: config.claimNamespace,
@@ -227,10 +229,24 @@ export function syncServiceEnvironment(
     ...stampEnvironment(config, table),
     SYNC_SIGNING_SECRET_ARN: secrets.signing.secretArn,
     MATCH_KEY_HASH_SECRET_ARN: secrets.matchKeyHash.secretArn,
-    CRM_API_KEY_SECRET_ARN: secrets.crmApiKey.secretArn,
-    CRM_URL: config.crmUrl,
+    ...crmEnvironment(config, secrets),
     CRM_TIMEOUT_MS: String(config.crmTimeoutMs),
     ACTION_TIMEOUT_MS: String(config.actionTimeoutMs),
     SYNC_TIME_ZONE: config.syncTimeZone,
+  };
+}
+
+/** Where the CRM is and which secret holds its credentials, by crmKind (crm-config.ts). */
+function crmEnvironment(config: StackConfig, secrets: ServiceSecrets): Record<string, string> {
+  const url = config.crmUrl === undefined ? {} : { CRM_URL: config.crmUrl };
+  if (config.crmKind !== 'salesforce') {
+    return { ...url, CRM_API_KEY_SECRET_ARN: secrets.crmCredentials.secretArn };
+  }
+  return {
+    ...url,
+    SALESFORCE_CREDENTIALS_SECRET_ARN: secrets.crmCredentials.secretArn,
+    SALESFORCE_OBJECT: config.salesforceObject,
+    SALESFORCE_API_VERSION: config.salesforceApiVersion,
+    SALESFORCE_PHONE_FIELDS: config.salesforcePhoneFields,
   };
 }

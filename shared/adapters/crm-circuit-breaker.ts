@@ -20,9 +20,9 @@ export type CircuitEvent =
   | { readonly state: 'closed'; readonly openMs: number };
 
 /**
- * A per-instance circuit breaker in front of the CRM. It opens when the CRM answers 429 or 503
- * with a Retry-After (for that long, capped), or after `failureThreshold` failures in a row
- * (for `cooldownMs`). While open, lookups fail at once with `circuit_open`, so logins are
+ * A per-instance circuit breaker in front of the CRM. It opens when the CRM asks for a wait (a
+ * 429 or 503 with a Retry-After, or a rate limit the adapter read a wait from) for that long,
+ * capped, or after `failureThreshold` failures in a row (for `cooldownMs`). While open, lookups fail at once with `circuit_open`, so logins are
  * answered in milliseconds from what is known instead of each waiting out a CRM that asked us
  * to stay away. After the window one call goes through as a probe (the others still fail
  * fast); its success closes the circuit, its failure keeps it open for another window.
@@ -79,7 +79,9 @@ export class CrmCircuitBreaker implements CrmLookup {
   private failed(error: CrmFailure, wasProbe: boolean): void {
     this.failures++;
     const asked = error.retryAfterMs;
-    if (asked !== undefined && (error.httpStatus === 429 || error.httpStatus === 503)) {
+    // A CRM's own wait: a 429's or 503's Retry-After, or a limit it named otherwise (HubSpot's
+    // daily limit, Salesforce's 403 REQUEST_LIMIT_EXCEEDED).
+    if (asked !== undefined && (error.reason === 'rate_limited' || error.httpStatus === 503)) {
       this.open('retry_after', Math.min(asked, this.policy.maxRetryAfterMs), error.httpStatus);
     } else if (wasProbe) {
       this.open('probe_failed', this.policy.cooldownMs, error.httpStatus);

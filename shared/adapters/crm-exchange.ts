@@ -112,11 +112,18 @@ export class CrmKeyReadTimeout extends Error {
   override readonly name = 'CrmKeyReadTimeout';
 }
 
-/** The value, or a CrmKeyReadTimeout once `signal` aborts first (the read goes on unheeded). */
-export function beforeDeadline<T>(value: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new CrmKeyReadTimeout('the CRM key read timed out'));
+/**
+ * The value, or `late()` (a CrmKeyReadTimeout unless said otherwise) once `signal` aborts
+ * first; the work goes on unheeded.
+ */
+export function beforeDeadline<T>(
+  value: Promise<T>,
+  signal: AbortSignal,
+  late: () => Error = () => new CrmKeyReadTimeout('the CRM key read timed out'),
+): Promise<T> {
+  if (signal.aborted) return Promise.reject(late());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new CrmKeyReadTimeout('the CRM key read timed out'));
+    const onAbort = () => reject(late());
     signal.addEventListener('abort', onAbort, { once: true });
     value.then(
       (v) => {

@@ -38,10 +38,14 @@ const SEARCHABLE_PHONE = {
   mobilephone: 'hs_searchable_calculated_mobile_number',
 } as const;
 
-/** Candidates per page: national digits may be shared across countries, so more than 2. */
-const PAGE_SIZE = 10;
-/** Pages read at most: each is a request against the search API's 5 per second per account. */
-const MAX_PAGES = 3;
+/**
+ * Candidates per page: national digits may be shared across countries, so more than 2; one
+ * page almost always, since each is a request against the search API's 5 a second per account
+ * (a page holds up to 200: "The maximum number of supported objects per page is 200").
+ */
+const PAGE_SIZE = 100;
+/** Pages read at most: 200 candidates for one national number is already no answer. */
+const MAX_PAGES = 2;
 /**
  * Search answers carry none of the X-HubSpot-RateLimit-* headers ("Responses from the search API
  * endpoints will not include any of the rate limit headers", developers.hubspot.com/docs/api/
@@ -77,9 +81,9 @@ export class HubSpotCrm implements CrmLookup {
     const token = await beforeDeadline(this.options.token(), signal);
     const search = this.searchFor(key);
     if (search === undefined) return null;
-    const confirmed: CrmRecord[] = [];
+    // By id: `after` is an offset, so a contact changed between two pages may come twice.
+    const confirmed = new Map<string, CrmRecord>();
     let after: string | undefined;
-    let candidates = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
       const body = JSON.stringify({ ...search.body, ...(after ? { after } : {}) });
       const request = {
@@ -94,15 +98,16 @@ export class HubSpotCrm implements CrmLookup {
         this.options.maxResponseBytes,
         (reply) => this.readPage(reply),
       );
-      confirmed.push(...answer.contacts.filter(search.confirms));
-      if (confirmed.length > 1) return new AmbiguousMatch(confirmed.length);
+      for (const contact of answer.contacts) {
+        if (search.confirms(contact)) confirmed.set(contact.hs_object_id as string, contact);
+      }
+      if (confirmed.size > 1) return new AmbiguousMatch(confirmed.size);
       after = answer.after;
-      if (after === undefined) return confirmed[0] ?? null;
-      candidates = answer.total;
+      if (after === undefined) return confirmed.values().next().value ?? null;
     }
     // More candidates than we read (the digits of many numbers in many countries): neither the
     // one found so far nor none is proof, so no record is linked, as for any ambiguity.
-    return new AmbiguousMatch(Math.max(candidates, 2));
+    return new AmbiguousMatch(2);
   }
 
   private searchFor(key: MatchKey):
@@ -147,13 +152,19 @@ export class HubSpotCrm implements CrmLookup {
 
   private async readPage(
     reply: CrmExchange,
-  ): Promise<{ contacts: CrmRecord[]; after: string | undefined; total: number }> {
+  ): Promise<{ contacts: CrmRecord[]; after: string | undefined }> {
     if (reply.status === 429) throw await this.rateLimited(reply);
+    // VALIDATION_ERROR: the search itself was refused (a property that does not exist).
+    if (reply.status === 400) throw new CrmFailure('query_refused', 400);
     const failure = statusFailure(reply, [200], this.clock(), this.options.onUnauthorized);
     if (failure) throw failure;
     const page = await reply.json();
     const results = page.results;
-    if (!Array.isArray(results)) throw new CrmFailure('invalid_response');
+    // More than asked for is no answer to this search (and would cost CPU the deadline cannot
+    // stop: each candidate's number is parsed).
+    if (!Array.isArray(results) || results.length > PAGE_SIZE) {
+      throw new CrmFailure('invalid_response');
+    }
     const contacts = results.map((result: unknown): CrmRecord => {
       const contact = result as { id?: unknown; properties?: unknown };
       const properties = contact?.properties;
@@ -169,12 +180,7 @@ export class HubSpotCrm implements CrmLookup {
       return { ...(properties as CrmRecord), hs_object_id: contact.id };
     });
     const after = (page.paging as { next?: { after?: unknown } } | undefined)?.next?.after;
-    const total = typeof page.total === 'number' ? page.total : contacts.length;
-    return {
-      contacts,
-      after: typeof after === 'string' && after !== '' ? after : undefined,
-      total,
-    };
+    return { contacts, after: typeof after === 'string' && after !== '' ? after : undefined };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { CrmFailure } from '../domain/ports.ts';
-import { beforeDeadline, exchangeWithCrm } from './crm-exchange.ts';
+import { beforeDeadline, exchangeWithCrm, statusFailure } from './crm-exchange.ts';
 
 /** A connected app's consumer key and secret (one Secrets Manager secret holds both). */
 export interface SalesforceCredentials {
@@ -61,13 +61,17 @@ export class SalesforceToken {
     this.tokenUrl = new URL(`${options.url}/services/oauth2/token`);
   }
 
-  /** The token in hand, or a new one before `signal` aborts. */
+  /**
+   * The token in hand, or a new one before `signal` aborts. The token endpoint is Salesforce:
+   * one that does not answer in time is the CRM's `timeout` (the breaker counts it), while a
+   * credentials read that does not is ours (CrmKeyReadTimeout, from the request itself).
+   */
   async get(signal: AbortSignal): Promise<string> {
     if (this.current !== undefined) return this.current;
     this.pending ??= this.request().finally(() => {
       this.pending = undefined;
     });
-    return beforeDeadline(this.pending, signal);
+    return beforeDeadline(this.pending, signal, () => new CrmFailure('timeout'));
   }
 
   /** The API refused `token`: the next `get` asks for a new one (unless it was replaced). */
@@ -100,9 +104,9 @@ export class SalesforceToken {
           this.options.onRefused?.();
           throw new CrmFailure('auth', reply.status);
         }
-        if (reply.status >= 300 && reply.status < 400)
-          throw new CrmFailure('redirect', reply.status);
-        if (reply.status !== 200) throw new CrmFailure('http_status', reply.status);
+        // A redirect is never followed (the secret would go along); a 429/503 keeps its wait.
+        const failure = statusFailure(reply, [200], Date.now());
+        if (failure) throw failure;
         const answer = await reply.json();
         const accessToken = answer.access_token;
         // Sent back as a header: anything but a printable token is refused, not forwarded.

@@ -69,6 +69,7 @@ export function buildCrmAdapter(
         phoneFields: settings.phoneFields,
         apiVersion: settings.apiVersion,
         mapping: config.mapping,
+        homeCountry: config.defaultPhoneCountry,
       });
       // The token too: its POST would otherwise lengthen the first login by a round trip.
       const warm = () =>

@@ -1,5 +1,10 @@
-import { type CountryCode, Metadata, parsePhoneNumberFromString } from 'libphonenumber-js/core';
-import { normalisePhoneNumber } from './phone.ts';
+import {
+  type CountryCode,
+  getCountryCallingCode,
+  Metadata,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/core';
+import { normalisePhoneNumber, TRAILING_EXTENSION } from './phone.ts';
 import { PHONE_METADATA } from './phone-metadata.ts';
 
 /**
@@ -83,22 +88,31 @@ export function typedForms(e164: string): readonly string[] {
  */
 export function isSameNumber(typed: unknown, e164: string, homeCountry?: CountryCode): boolean {
   if (typeof typed !== 'string') return false;
+  // "020 7946 0958 ext. 12" is someone at that switchboard, not whoever logs in with its number.
+  if (TRAILING_EXTENSION.test(typed)) return false;
   const number = nationalNumber(e164);
   if (number === undefined) return false;
-  const international = /^\s*(\+|00)/.test(typed);
+  // Dialled to another country: 00 stands for "+" (national numbers do not begin so), and in
+  // the NANP 011 does; elsewhere 011 may begin a national number (Sheffield's 0114).
+  const nanp =
+    (homeCountry ? getCountryCallingCode(homeCountry, PHONE_METADATA) : number.callingCode) === '1';
+  const text = typed
+    .trim()
+    .replace(nanp ? /^(?:00|011)[\s.-]*(?=[1-9])/ : /^00[\s.-]*(?=[1-9])/, '+');
+  const international = text.startsWith('+');
   if (homeCountry !== undefined || international) {
-    const result = normalisePhoneNumber(typed, international ? undefined : homeCountry);
+    const result = normalisePhoneNumber(text, international ? undefined : homeCountry);
     if (international || result.ok) return result.ok && result.e164 === e164;
   }
   const parsed = parsePhoneNumberFromString(e164, PHONE_METADATA);
   const country = parsed?.country;
   if (country !== undefined) {
-    const result = normalisePhoneNumber(typed, country);
+    const result = normalisePhoneNumber(text, country);
     return result.ok && result.e164 === e164;
   }
   // A number of no single country (the NANP's fictional 555 range): compare the digits, with
   // the calling code or the trunk prefix before them or nothing.
-  const digits = typed.replace(/\D/g, '');
+  const digits = text.replace(/\D/g, '');
   return (
     digits === number.digits ||
     digits === `${number.callingCode}${number.digits}` ||

@@ -18,7 +18,7 @@ const MAX_INPUT_LENGTH = 64;
  * An extension at the end ("ext. 12", "x12", ";ext=12") is the only place letters may appear;
  * the parser understands it, and E.164 has no room for it, so it is dropped from the result.
  */
-const TRAILING_EXTENSION = /(?:ext(?:ension)?|x)\s*[.:=]?\s*\d+\s*#?\s*$/i;
+export const TRAILING_EXTENSION = /(?:ext(?:ension)?|x)\s*[.:=]?\s*\d+\s*#?\s*$/i;
 const LETTER = /\p{L}/u;
 /** Tabs, no-break and thin spaces come with pasted numbers; the parser only skips plain spaces. */
 const WHITESPACE = /\s+/gu;

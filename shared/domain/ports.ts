@@ -46,10 +46,14 @@ export type CrmRecord = Readonly<Record<string, unknown>>;
  * request's log line say why (docs/sync-api.md, "Ambiguous matches").
  */
 export class AmbiguousMatch {
-  constructor(
-    /** How many records matched, at least 2 (a search may stop counting early). */
-    readonly matches: number,
-  ) {}
+  /** How many records matched, at least 2 (a search may stop counting early). */
+  readonly matches: number;
+
+  constructor(matches: number) {
+    // The count may come from the CRM ("totalSize": 1e400 is Infinity): a whole number, capped,
+    // or 2, so that it can be stored and logged.
+    this.matches = Number.isSafeInteger(matches) && matches >= 2 ? Math.min(matches, 10_000) : 2;
+  }
 }
 
 /**

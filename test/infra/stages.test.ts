@@ -128,7 +128,7 @@ describe('stages', () => {
     ],
     [
       { prod: { account: '444455556666', region: 'eu-west-1', crmRatePerSec: 5 } },
-      /stages\.prod\.crmRatePerSec: not a stage property .* the settings are auth0Domain, crmUrl/,
+      /stages\.prod\.crmRatePerSec: not a stage property .* the settings are auth0Domain, crmKind, crmUrl/,
     ],
     [
       { 'prod stage': { account: '444455556666', region: 'eu-west-1' } },
@@ -141,7 +141,7 @@ describe('stages', () => {
 
   it('a key the app does not read is refused, so a typo does not deploy the default', () => {
     expect(messageOf(() => appWith({ crmRatePerSec: '5' }))).toMatch(
-      /^Invalid CDK context: crmRatePerSec: not a key the app reads; the keys are auth0Domain, crmUrl, .*, stage, stages, tags, stackName$/,
+      /^Invalid CDK context: crmRatePerSec: not a key the app reads; the keys are auth0Domain, crmKind, crmUrl, .*, stage, stages, tags, stackName$/,
     );
   });
 

@@ -107,20 +107,23 @@ describe('finding a contact by phone number', () => {
   });
 
   it('reads the next page when the first holds only other countries', async () => {
-    for (let i = 0; i < 10; i++)
+    for (let i = 0; i < 100; i++)
       api.contacts.create({ firstname: `London ${i}`, phone: '+44 20 7946 0958' });
     api.contacts.create({ firstname: 'Maine', phone: '(207) 946-0958' });
     expect(await crm().find(phone('+12079460958'))).toMatchObject({ firstname: 'Maine' });
-    expect(api.searches.map((s) => s.body.after)).toEqual([undefined, '10']);
+    expect(api.searches.map((s) => [s.body.after, s.body.limit])).toEqual([
+      [undefined, 100],
+      ['100', 100],
+    ]);
   });
 
-  it('stops after three pages: more candidates than that link nobody', async () => {
-    for (let i = 0; i < 35; i++)
+  it('stops after two pages: more candidates than that link nobody', async () => {
+    for (let i = 0; i < 200; i++)
       api.contacts.create({ firstname: `London ${i}`, phone: '+44 20 7946 0958' });
     api.contacts.create({ firstname: 'Maine', phone: '(207) 946-0958' });
     const answer = await crm().find(phone('+12079460958'));
     expect(answer).toBeInstanceOf(AmbiguousMatch);
-    expect(api.searches).toHaveLength(3);
+    expect(api.searches).toHaveLength(2);
   });
 
   it('two contacts with one number are an ambiguous match, not a pick', async () => {
@@ -207,5 +210,30 @@ describe("HubSpot's refusals", () => {
     expect((await crmFailure(crm().find(phone(ADA_LOVELACE.phone)))).reason).toBe(
       'invalid_response',
     );
+  });
+});
+
+describe('after review', () => {
+  it('more results than the page asked for is no answer (and costs no parsing)', async () => {
+    const contact = { id: '9', properties: { phone: '555-010-0001' } };
+    api.failNext({ status: 200, body: { total: 101, results: Array(101).fill(contact) } });
+    expect((await crmFailure(crm().find(phone(ADA_LOVELACE.phone)))).reason).toBe(
+      'invalid_response',
+    );
+  });
+
+  it('a contact that comes on two pages (an offset moved under us) is one contact', async () => {
+    const contact = { id: '9', properties: { firstname: 'Once', phone: '555-010-0001' } };
+    api.failNext(
+      { status: 200, body: { total: 2, results: [contact], paging: { next: { after: '1' } } } },
+      { status: 200, body: { total: 2, results: [contact] } },
+    );
+    expect(await crm().find(phone(ADA_LOVELACE.phone))).toMatchObject({ firstname: 'Once' });
+  });
+
+  it("a search HubSpot refuses (400 VALIDATION_ERROR) is query_refused: the configuration's", async () => {
+    api.failNext({ status: 400, body: { status: 'error', category: 'VALIDATION_ERROR' } });
+    const failure = await crmFailure(crm().find(phone(ADA_LOVELACE.phone)));
+    expect([failure.reason, failure.httpStatus]).toEqual(['query_refused', 400]);
   });
 });

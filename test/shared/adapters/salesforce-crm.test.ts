@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CrmCircuitBreaker } from '#shared/adapters/crm-circuit-breaker.ts';
 import { SalesforceCrm, soqlString } from '#shared/adapters/salesforce-crm.ts';
 import { SalesforceToken } from '#shared/adapters/salesforce-token.ts';
 import { buildClaimMapping } from '#shared/domain/claims.ts';
@@ -29,23 +32,31 @@ const mapping = buildClaimMapping({
 });
 const phone = (e164: string) => ({ kind: 'phone', e164 }) as const;
 
-function adapter(options: { sessionStore?: SalesforceToken } = {}) {
+function adapter(
+  options: {
+    sessionStore?: SalesforceToken;
+    homeCountry?: 'US';
+    mapping?: typeof mapping;
+    url?: string;
+  } = {},
+) {
   const token =
     options.sessionStore ??
     new SalesforceToken({
-      url: api.url,
+      url: options.url ?? api.url,
       credentials: async () => credentials,
       onRefused: () => credentialsRefused++,
       timeoutMs: 2_000,
       maxResponseBytes: 64 * 1024,
     });
   return new SalesforceCrm({
-    url: api.url,
+    url: options.url ?? api.url,
     token,
+    homeCountry: options.homeCountry,
     object: 'Contact',
     phoneFields: ['Phone', 'MobilePhone'],
     apiVersion: '66.0',
-    mapping,
+    mapping: options.mapping ?? mapping,
     timeoutMs: 2_000,
     maxResponseBytes: 1024 * 1024,
     clock: () => now,
@@ -70,14 +81,15 @@ describe('finding a Contact by phone number', () => {
       Account: { Name: 'Analytical Engines Ltd' },
     });
     const query = api.requests.find((r) => r.soql)?.soql ?? '';
+    // The phone fields too: each record's number is read back in the number's country.
     expect(query).toMatch(
-      /^SELECT Id, Name, Loyalty_Tier__c, Account\.Name FROM Contact WHERE Phone IN \(/,
+      /^SELECT Id, Name, Loyalty_Tier__c, Account\.Name, Phone, MobilePhone FROM Contact WHERE Phone IN \(/,
     );
     expect(query).toContain("'(555) 010-0001'");
     expect(query).toContain("'555-010-0001'");
-    expect(query).toMatch(/ OR MobilePhone IN \(.*\) LIMIT 2$/);
-    // Email, Title and the rest stay in Salesforce.
-    expect(record).not.toHaveProperty('Email');
+    expect(query).toMatch(/ OR MobilePhone IN \(.*\) LIMIT 10$/);
+    // Only the mapped fields are handed on: the phone, the email and the rest stay behind.
+    expect(Object.keys(record ?? {}).sort()).toEqual(['Account', 'Id', 'Loyalty_Tier__c', 'Name']);
   });
 
   it.each([
@@ -97,7 +109,7 @@ describe('finding a Contact by phone number', () => {
     ].entries()) {
       api.org.addContact({ LastName: `Form ${i}`, MobilePhone: typed });
       const record = await adapter().find(phone(`+1555010070${i}`));
-      expect(record).toMatchObject({ Name: `Form ${i}`, Loyalty_Tier__c: null, Account: null });
+      expect(record).toEqual({ Id: expect.any(String), Name: `Form ${i}`, Loyalty_Tier__c: null });
     }
   });
 
@@ -219,5 +231,86 @@ describe("the org's refusals", () => {
     const second = await crmFailure(crm.find(phone(ADA_LOVELACE.phone)));
     expect([second.reason, second.retryAfterMs]).toEqual(['rate_limited', undefined]);
     expect((await crmFailure(crm.find(phone(ADA_LOVELACE.phone)))).httpStatus).toBe(503);
+  });
+});
+
+describe('after review', () => {
+  it("the national digits of a UK number are not a US contact's number (each record read back)", async () => {
+    api.org.addContact({ LastName: 'Maine', Phone: '2079460958' });
+    const uk = phone('+442079460958');
+    expect(await adapter({ homeCountry: 'US' }).find(uk)).toBeNull();
+    api.org.addContact({ LastName: 'London', Phone: '02079460958' });
+    expect(await adapter({ homeCountry: 'US' }).find(uk)).toMatchObject({ Name: 'London' });
+  });
+
+  it('field names in the mapping match whatever their case, as SOQL matches them', async () => {
+    const lower = buildClaimMapping({
+      namespace: 'https://crm.example.com/',
+      idPath: 'id',
+      fields: { crm_id: 'id', name: 'name' },
+      maxValueLength: 100,
+    });
+    expect(await adapter({ mapping: lower }).find(phone(ADA_LOVELACE.phone))).toEqual({
+      id: expect.stringMatching(/^003/),
+      name: 'Ada Lovelace',
+    });
+  });
+
+  it('a control character in an email is escaped as \\uXXXX: the query stays well-formed', async () => {
+    expect(soqlString('a\u0001b')).toBe("'a\\u0001b'");
+    expect(await adapter().find({ kind: 'email', email: 'a\u0001b@example.com' })).toBeNull();
+  });
+
+  it('more records than the LIMIT asked for is no answer', async () => {
+    const record = { attributes: { type: 'Contact' }, Id: '003x', Phone: '555-010-0001' };
+    api.failNext({
+      status: 200,
+      body: { totalSize: 11, done: true, records: Array(11).fill(record) },
+    });
+    expect((await crmFailure(adapter().find(phone(ADA_LOVELACE.phone)))).reason).toBe(
+      'invalid_response',
+    );
+  });
+
+  it('a spent daily allowance waits 15 minutes, and opens the circuit for that long', async () => {
+    await api.close();
+    api = await startSalesforceApi({ demo: true, clock: () => now, dailyApiLimit: 0 });
+    const breaker = new CrmCircuitBreaker(
+      adapter(),
+      { failureThreshold: 5, cooldownMs: 30_000, maxRetryAfterMs: 600_000 },
+      () => {},
+      () => now,
+    );
+    expect((await crmFailure(breaker.find(phone(ADA_LOVELACE.phone)))).retryAfterMs).toBe(
+      15 * 60_000,
+    );
+    expect((await crmFailure(breaker.find(phone(ADA_LOVELACE.phone)))).reason).toBe('circuit_open');
+  });
+
+  it("a token endpoint that does not answer is the CRM's timeout, not a fault of ours", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const crm = new SalesforceCrm({
+        url,
+        token: new SalesforceToken({
+          url,
+          credentials: async () => credentials,
+          timeoutMs: 300,
+          maxResponseBytes: 1024,
+        }),
+        object: 'Contact',
+        phoneFields: ['Phone'],
+        apiVersion: '66.0',
+        mapping,
+        timeoutMs: 200,
+        maxResponseBytes: 1024,
+      });
+      expect((await crmFailure(crm.find(phone(ADA_LOVELACE.phone)))).reason).toBe('timeout');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 });
