@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { buildAction } from '#infra/action-bundle.ts';
 import { loadLocalPort } from '#shared/config.ts';
@@ -14,7 +15,8 @@ import { startLocalStack } from './stack.ts';
  * `npm run demo:login -- +15550100001`: the built Action in a simulated Auth0 login against the
  * local stack (SYNC_API_URL when set; else a running `npm start` on PORT; else one started in
  * memory), twice: the first login asks the sync API, the second makes no call at all. The user
- * is the same for a phone number every run (`sms|demo-<digits>`), so a second run is answered
+ * is the same for a phone number every run (`sms|demo-<hash of the digits>`: like Auth0's own
+ * ids it does not spell the number, which would put it in the logs), so a second run is answered
  * from today's stamp, and one after `npm run demo:crm-change` shows the change.
  */
 async function main(): Promise<void> {
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
   };
 
   const user: TenantUser = {
-    user_id: `sms|demo-${phone.replace(/\D/g, '')}`,
+    user_id: `sms|demo-${createHash('sha256').update(phone.replace(/\D/g, '')).digest('hex').slice(0, 12)}`,
     phone_number: phone,
     app_metadata: {},
   };

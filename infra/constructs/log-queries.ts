@@ -18,6 +18,8 @@ export const USER_ID_PLACEHOLDER = 'REPLACE_WITH_AUTH0_USER_ID';
 
 /** Outcomes of a `request` line that are answers, not failures (shared/http/request-log.ts). */
 // `user_not_found` is an operator's look-up of someone the service never saw, not a failure.
+// `ambiguous_match` is answered (not_found) but left among the failures: the CRM holds duplicate
+// contacts for the user's key, which someone must merge.
 const ANSWERED = [
   'synced',
   'cached',

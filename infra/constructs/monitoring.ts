@@ -158,18 +158,20 @@ export class Monitoring extends Construct {
     dashboard.addWidgets(
       new GraphWidget({
         title: 'Logins by outcome',
-        left: ['synced', 'cached', 'not_found', 'stale'].map(logins),
+        // ambiguous_match: answered not_found, as the CRM holds duplicates for the key.
+        left: ['synced', 'cached', 'not_found', 'ambiguous_match', 'stale'].map(logins),
         width: 12,
       }),
       new GraphWidget({
         title: 'Cache hit rate (%)',
         left: [
           new MathExpression({
-            expression: '100 * cached / (cached + synced + notFound + stale)',
+            expression: '100 * cached / (cached + synced + notFound + ambiguous + stale)',
             usingMetrics: {
               cached: logins('cached'),
               synced: logins('synced'),
               notFound: logins('not_found'),
+              ambiguous: logins('ambiguous_match'),
               stale: logins('stale'),
             },
             label: 'answered without asking the CRM',

@@ -18,10 +18,10 @@ describe('npm run demo:login', () => {
       { env: { ...process.env, LOCAL_DATA_DIR: dataDir, SYNC_API_URL: '', PORT: '0' } },
     );
     expect(stdout).toMatch(
-      /First login of sms\|demo-15550100002: 1 call\(s\) to the sync API, 1 metadata write/,
+      /First login of sms\|demo-[0-9a-f]{12}: 1 call\(s\) to the sync API, 1 metadata write/,
     );
     expect(stdout).toMatch(
-      /Second login of sms\|demo-15550100002: 0 call\(s\) to the sync API, 0 metadata write/,
+      /Second login of sms\|demo-[0-9a-f]{12}: 0 call\(s\) to the sync API, 0 metadata write/,
     );
     // The claim, shown after each of the two logins.
     expect(stdout.split(`"https://crm.example.com/name": "${GRACE_HOPPER.name}"`)).toHaveLength(3);

@@ -218,6 +218,39 @@ describe('npm start', () => {
     }
   });
 
+  it.each([
+    ['hubspot', 'HubSpot stand-in', /"https:\/\/crm\.example\.com\/first_name": "Ada"/],
+    ['salesforce', 'Salesforce stand-in', /"https:\/\/crm\.example\.com\/name": "Ada Lovelace"/],
+  ])(
+    'CRM_KIND=%s npm start serves the demo people from the %s, and demo:login shows their claims',
+    async (kind, label, claim) => {
+      const stack = await startLocalStack({
+        CRM_KIND: kind,
+        LOCAL_DATA_DIR: mkdtempSync(join(dataDir, `${kind}-`)),
+      });
+      try {
+        expect(stack.output()).toMatch(
+          new RegExp(
+            `CRM: ${kind} \\(CRM_KIND\\), embedded ${label} at http://127\\.0\\.0\\.1:\\d+`,
+          ),
+        );
+        // Only the generic demo CRM can change a contact from the command line.
+        expect(stack.output()).not.toContain('demo:crm-change');
+        const line = /^ {2}(.*npm run demo:login -- .*)$/m.exec(stack.output())?.[1] ?? '';
+        const login = await inShell(line);
+        expect(login.code).toBe(0);
+        expect(login.output).toMatch(
+          /First login of sms\|demo-[0-9a-f]{12}: 1 call\(s\) to the sync API/,
+        );
+        expect(login.output).toMatch(claim);
+        expect(login.output).toMatch(/Second login of sms\|demo-[0-9a-f]{12}: 0 call\(s\)/);
+      } finally {
+        await stop(stack.child);
+      }
+    },
+    60_000,
+  );
+
   const PORT_RANGE = 'must be a whole number from 0 to 65535 (0 picks any free port)';
   it.each([
     ['PORT', 'abc', PORT_RANGE],
