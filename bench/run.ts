@@ -4,13 +4,14 @@ import { benchColdStart } from './cold-start.ts';
 import { benchCrmEvents } from './crm-events.ts';
 import { benchHostileCrm } from './hostile-crm.ts';
 import { benchLoginWrites } from './login-writes.ts';
+import { benchNamedCrms } from './named-crms.ts';
 import { benchSlowTenant } from './slow-tenant.ts';
 import { seconds } from './stats.ts';
 import { benchSyncHandler } from './sync-handler.ts';
 
 /**
  * `npm run bench`: prints figures; nothing here asserts on time.
- * `--quick` for a smoke run, `--only=sync,hostile,action,writes,cold,backfill,events,tenant` to pick sections,
+ * `--quick` for a smoke run, `--only=sync,hostile,crms,action,writes,cold,backfill,events,tenant` to pick sections,
  * `--backfill-users=100000` for the backfill's size (default 20,000; 2,000 with --quick).
  */
 async function main(): Promise<void> {
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
   }
   if (wanted('hostile')) {
     lines.push('', ...(await section('hostile', () => benchHostileCrm(quick))));
+  }
+  if (wanted('crms')) {
+    lines.push('', ...(await section('crms', () => benchNamedCrms(quick ? 200 : 2_000))));
   }
   if (wanted('action')) {
     lines.push('', ...(await section('action', () => benchAction(quick ? 100 : 500))));

@@ -1,5 +1,5 @@
-import { normalisePhoneNumber } from '#shared/domain/phone.ts';
-import { nationalNumber } from '#shared/domain/phone-forms.ts';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/core';
+import { PHONE_METADATA } from '#shared/domain/phone-metadata.ts';
 import { SAMPLE_CONTACTS } from '../demo-data.ts';
 
 /**
@@ -142,10 +142,12 @@ function withCalculated(
   const calculated: HubSpotProperties = { ...properties, hs_object_id: id, createdate: createdAt };
   delete calculated.hs_searchable_calculated_phone_number;
   delete calculated.hs_searchable_calculated_mobile_number;
+  // libphonenumber's national number, not the adapter's code: the stand-in and the adapter
+  // must not agree merely because they share a function. Unreadable text keeps its digits.
   const searchable = (typed: string | undefined) => {
     if (!typed) return undefined;
-    const e164 = normalisePhoneNumber(typed, 'US');
-    return e164.ok ? nationalNumber(e164.e164)?.digits : typed.replace(/\D/g, '');
+    const parsed = parsePhoneNumberFromString(typed, 'US', PHONE_METADATA);
+    return parsed?.nationalNumber ?? typed.replace(/\D/g, '');
   };
   const phone = searchable(properties.phone);
   const mobile = searchable(properties.mobilephone);
