@@ -70,7 +70,11 @@ const schema = z.object({
    * http: the lookup endpoint; hubspot: the API's base (default https://api.hubapi.com);
    * salesforce: the org's My Domain URL. Required but for hubspot (see crmProblem).
    */
-  crmUrl: z.optional(z.url({ protocol: /^https$/, error: 'an https URL (the CRM)' })),
+  // `-c crmUrl=` unsets the one cdk.json's example sets (HubSpot needs none).
+  crmUrl: z.pipe(
+    z.transform((value: unknown) => (value === '' ? undefined : value)),
+    z.optional(z.url({ protocol: /^https$/, error: 'an https URL (the CRM)' })),
+  ),
   /** Default by crmKind (crm-config.ts CRM_DEFAULTS): id, hs_object_id, Id. */
   crmIdPath: z.optional(z.string()),
   crmMatchKeys: z._default(z.string().check(z.regex(/^(phone|email)(,(phone|email))?$/)), 'phone'),

@@ -22,8 +22,9 @@ export function demoCrmSettings(
   env: Readonly<Record<string, string | undefined>>,
 ): Readonly<Record<string, string>> {
   if (env.CRM_URL) return {};
-  const url = 'http://127.0.0.1/demo-crm';
   const kind = env.CRM_KIND?.trim() || 'http';
+  // The named CRMs' URL is a base, without a path (crm-config.ts); the generic one's is not.
+  const url = kind === 'http' ? 'http://127.0.0.1/demo-crm' : 'http://127.0.0.1';
   if (kind === 'salesforce') {
     return {
       CRM_URL: url,

@@ -269,14 +269,17 @@ function stampReadConfigOf(
     ...defaults.fields,
     crm_id: idPath,
   };
-  const mapping = setting('CLAIM_MAP', () =>
-    buildClaimMapping({
-      namespace: e.CLAIM_NAMESPACE,
-      idPath,
-      fields,
-      maxValueLength: e.CLAIM_VALUE_MAX_LENGTH,
-    }),
-  );
+  const mapping = {
+    ...setting('CLAIM_MAP', () =>
+      buildClaimMapping({
+        namespace: e.CLAIM_NAMESPACE,
+        idPath,
+        fields,
+        maxValueLength: e.CLAIM_VALUE_MAX_LENGTH,
+      }),
+    ),
+    crmKind: e.CRM_KIND,
+  };
   return {
     tableName: e.TABLE_NAME,
     matchKeys: e.CRM_MATCH_KEYS,

@@ -138,12 +138,24 @@ export function crmSettingsOf(
           `"${path.join('.')}" is no HubSpot contact property: use internal names, flat and lower-case, such as firstname`,
         );
       }
+      // The generic CRM's `id` (the default claim map of CRM_KIND=http) is no contact property.
+      if (path[0] === 'id') {
+        throw new CrmSettingError(
+          'CLAIM_MAP',
+          'a HubSpot contact has no property "id": its record id is hs_object_id',
+        );
+      }
     }
-    return {
-      kind,
-      url: credentialUrl(e.CRM_URL ?? HUBSPOT_API_URL, 'CRM_URL'),
-      token: apiKey(e),
-    };
+    const url = credentialUrl(e.CRM_URL ?? HUBSPOT_API_URL, 'CRM_URL');
+    // A lookup endpoint of the generic protocol (the path of the token's requests is the
+    // adapter's, /crm/v3/...): the token must not go to whatever CRM_URL said before.
+    if (new URL(url).pathname !== '/') {
+      throw new CrmSettingError(
+        'CRM_URL',
+        "must be HubSpot's API base, an origin such as https://api.hubapi.com (unset, that one)",
+      );
+    }
+    return { kind, url, token: apiKey(e) };
   }
   for (const path of paths) {
     // A relationship path such as Account.Name is SOQL; at most five levels (SOQL's own limit).

@@ -51,25 +51,7 @@ export class ServiceSecrets extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.crmCredentials =
-      props.crmKind === 'salesforce'
-        ? new Secret(this, 'SalesforceCredentials', {
-            description:
-              'auth0-crm-sync: the Salesforce connected app ({"client_id","client_secret"}, client-credentials flow); set it with put-secret-value',
-            generateSecretString: {
-              secretStringTemplate: JSON.stringify({ client_id: 'set-me' }),
-              generateStringKey: 'client_secret',
-            },
-            removalPolicy: RemovalPolicy.RETAIN,
-          })
-        : // The same logical id for both: a stack moving from http to hubspot keeps its secret.
-          new Secret(this, 'CrmApiKey', {
-            description:
-              props.crmKind === 'hubspot'
-                ? "auth0-crm-sync: the HubSpot private app's access token (crm.objects.contacts.read); set it with put-secret-value"
-                : 'auth0-crm-sync: the CRM API key (x-api-key); set it with put-secret-value',
-            removalPolicy: RemovalPolicy.RETAIN,
-          });
+    this.crmCredentials = this.crmSecret(props.crmKind ?? 'http');
     const created = props.auth0CredentialsSecretArn
       ? undefined
       : new Secret(this, 'Auth0Credentials', {
@@ -95,6 +77,35 @@ export class ServiceSecrets extends Construct {
         reason:
           'Rotated by the operator, not a rotation Lambda: the signing and CRM webhook secrets need a two-step current/previous rotation coordinated with the Auth0 Action and the CRM; the CRM key and Auth0 credentials are issued by those systems; a new match-key hash key only orphans the hashes written before it, which the next logins and backfill rewrite (README: Operations).',
       });
+    }
+  }
+
+  /** The CRM's credentials, in the shape its adapter reads (shared/composition/crm-adapter.ts). */
+  private crmSecret(kind: CrmKind): Secret {
+    switch (kind) {
+      // The same logical id for both: a stack moving from http to hubspot keeps its secret.
+      case 'http':
+      case 'hubspot':
+        return new Secret(this, 'CrmApiKey', {
+          description:
+            kind === 'hubspot'
+              ? "auth0-crm-sync: the HubSpot private app's access token (crm.objects.contacts.read); set it with put-secret-value"
+              : 'auth0-crm-sync: the CRM API key (x-api-key); set it with put-secret-value',
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+      case 'salesforce':
+        return new Secret(this, 'SalesforceCredentials', {
+          description:
+            'auth0-crm-sync: the Salesforce connected app ({"client_id","client_secret"}, client-credentials flow); set it with put-secret-value',
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ client_id: 'set-me' }),
+            generateStringKey: 'client_secret',
+          },
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+      default:
+        // A new CRM_KIND fails to compile here until its secret is said.
+        return kind satisfies never;
     }
   }
 

@@ -239,14 +239,21 @@ export function syncServiceEnvironment(
 /** Where the CRM is and which secret holds its credentials, by crmKind (crm-config.ts). */
 function crmEnvironment(config: StackConfig, secrets: ServiceSecrets): Record<string, string> {
   const url = config.crmUrl === undefined ? {} : { CRM_URL: config.crmUrl };
-  if (config.crmKind !== 'salesforce') {
-    return { ...url, CRM_API_KEY_SECRET_ARN: secrets.crmCredentials.secretArn };
+  const kind = config.crmKind;
+  switch (kind) {
+    case 'http':
+    case 'hubspot':
+      return { ...url, CRM_API_KEY_SECRET_ARN: secrets.crmCredentials.secretArn };
+    case 'salesforce':
+      return {
+        ...url,
+        SALESFORCE_CREDENTIALS_SECRET_ARN: secrets.crmCredentials.secretArn,
+        SALESFORCE_OBJECT: config.salesforceObject,
+        SALESFORCE_API_VERSION: config.salesforceApiVersion,
+        SALESFORCE_PHONE_FIELDS: config.salesforcePhoneFields,
+      };
+    default:
+      // A new CRM_KIND fails to compile here until its variables are said.
+      return kind satisfies never;
   }
-  return {
-    ...url,
-    SALESFORCE_CREDENTIALS_SECRET_ARN: secrets.crmCredentials.secretArn,
-    SALESFORCE_OBJECT: config.salesforceObject,
-    SALESFORCE_API_VERSION: config.salesforceApiVersion,
-    SALESFORCE_PHONE_FIELDS: config.salesforcePhoneFields,
-  };
 }

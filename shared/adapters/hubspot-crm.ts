@@ -32,7 +32,10 @@ export interface HubSpotCrmOptions {
 // uses special calculated properties to standardize the format. These properties all start with
 // hs_searchable_calculated_* ... HubSpot only uses the area code and local number. You should
 // refrain from including the country code" (https://developers.hubspot.com/docs/api-reference/
-// latest/crm/search-the-crm, "Search by phone number"). They hold the national number's digits.
+// latest/crm/search-the-crm, "Search by phone number"). That they hold the national number's
+// digits, and that filters may name them, is read from that page and HubSpot's property labels
+// ("Phone number without country code"), not tested against a portal: hence the E.164 groups
+// beside them, and the read-back of every candidate's own number.
 const SEARCHABLE_PHONE = {
   phone: 'hs_searchable_calculated_phone_number',
   mobilephone: 'hs_searchable_calculated_mobile_number',
@@ -139,10 +142,18 @@ export class HubSpotCrm implements CrmLookup {
     return {
       body: {
         ...base,
-        // Filter groups are ORed: the number as a phone or as a mobile number.
-        filterGroups: Object.values(SEARCHABLE_PHONE).map((propertyName) => ({
-          filters: [{ propertyName, operator: 'EQ', value: national.digits }],
-        })),
+        // Filter groups are ORed (at most 5): the national digits in the calculated searchable
+        // properties, and the number in E.164 as typed, which portals with phone number
+        // validation store ("Phone number property validation", knowledge.hubspot.com): a
+        // portal whose calculated properties held another format would still find those.
+        filterGroups: [
+          ...Object.values(SEARCHABLE_PHONE).map((propertyName) => ({
+            filters: [{ propertyName, operator: 'EQ', value: national.digits }],
+          })),
+          ...typed.map((propertyName) => ({
+            filters: [{ propertyName, operator: 'EQ', value: key.e164 }],
+          })),
+        ],
         properties: [...new Set([...this.mapped, 'hs_object_id', ...typed])],
       },
       confirms: (contact) =>

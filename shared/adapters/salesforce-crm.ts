@@ -116,7 +116,11 @@ export class SalesforceCrm implements CrmLookup {
       ...this.mapped,
       ...(key.kind === 'phone' ? phoneFields.map((f) => [f]) : []),
     ];
-    const select = [...new Set(paths.map((p) => p.join('.')))].join(', ');
+    // Once each, whatever its case: SOQL names are case-insensitive, and "the fieldList cannot
+    // contain duplicate field names" (SOAP API Developer Guide, "query()").
+    const select = [
+      ...new Map(paths.map((p) => [p.join('.').toLowerCase(), p.join('.')])).values(),
+    ].join(', ');
     if (key.kind === 'email') {
       return `SELECT ${select} FROM ${object} WHERE Email = ${soqlString(key.email)} LIMIT 2`;
     }

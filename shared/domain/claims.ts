@@ -19,6 +19,12 @@ export interface ClaimMapping {
   readonly fields: ReadonlyArray<{ readonly claim: string; readonly path: readonly string[] }>;
   /** Longer string values are cut to this many characters. */
   readonly maxValueLength: number;
+  /**
+   * Which CRM's records the paths address (CRM_KIND), when not the generic one: part of a
+   * stamp's basis (stamp-basis.ts), so that a switch to another CRM asks it again instead of
+   * serving the old CRM's ids until the day ends.
+   */
+  readonly crmKind?: string | undefined;
 }
 
 // Auth0's restricted claims, exactly as listed in "Create Custom Claims" (auth0/docs-v2

@@ -22,8 +22,10 @@ const fingerprints = new WeakMap<ClaimMapping, string>();
 function mappingFingerprint(mapping: ClaimMapping): string {
   let fingerprint = fingerprints.get(mapping);
   if (fingerprint === undefined) {
-    const { idPath, fields, maxValueLength } = mapping;
-    fingerprint = JSON.stringify([idPath, fields, maxValueLength]);
+    const { idPath, fields, maxValueLength, crmKind } = mapping;
+    // The generic CRM's fingerprint is the one stamps had before named CRMs: they stay valid.
+    const named = crmKind !== undefined && crmKind !== 'http';
+    fingerprint = JSON.stringify([idPath, fields, maxValueLength, ...(named ? [crmKind] : [])]);
     fingerprints.set(mapping, fingerprint);
   }
   return fingerprint;

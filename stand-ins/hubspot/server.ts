@@ -84,7 +84,9 @@ export async function startHubSpotApi(
   const answer = (headers: IncomingHttpHeaders, body: Record<string, unknown>): Reply => {
     const token = /^Bearer (\S+)$/.exec(headers.authorization ?? '')?.[1];
     const scopes = token === undefined ? undefined : tokens.get(token);
-    // The error shape of the spec's Error schema: status, message, correlationId, category.
+    // The error shape of the spec's Error schema: status, message, correlationId, category. The
+    // categories are as public client code uses them (INVALID_AUTHENTICATION, MISSING_SCOPES),
+    // not read on a HubSpot page: the adapter decides on the status alone.
     if (scopes === undefined) {
       return hubSpotError(401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found.');
     }
@@ -98,7 +100,9 @@ export async function startHubSpotApi(
     const now = clock();
     while (recent.length > 0 && (recent[0] as number) <= now - 1_000) recent.shift();
     if (recent.length >= SEARCHES_PER_SECOND) {
-      // The documented 429 body ("Rate limits", usage-details), with no headers at all.
+      // The documented 429 body's shape ("Rate limits", usage-details: errorType RATE_LIMIT and a
+      // policyName naming the limit; the page's example names DAILY, SECONDLY is this stand-in's
+      // name for the per-second one), with no headers at all.
       return {
         status: 429,
         body: {
@@ -198,7 +202,9 @@ function search(all: HubSpotContact[], body: Record<string, unknown>): Reply {
   );
   const page = matching.slice(after, after + (limit as number));
   // Without `properties`, the defaults the guide lists for contacts; with it, those asked for
-  // (each `null` when the contact has no value) and the three HubSpot always returns.
+  // (each `null` when the contact has no value) and the three HubSpot's examples always show.
+  // The `null` is not documented (the spec types values as strings): the adapter takes a
+  // missing property and a null one alike.
   const names = (properties as string[] | undefined) ?? [
     'createdate',
     'email',

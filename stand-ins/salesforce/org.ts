@@ -12,7 +12,9 @@ export type SalesforceRecord = Record<
  * Reference, "Contact": Id, FirstName, LastName, Name, Email, Phone, MobilePhone, Title,
  * AccountId and the Account relationship) and a custom field, Loyalty_Tier__c. `Name` is the
  * compound name, read-only and queryable. Field-level security can hide fields from the run-as
- * user: a hidden field is, to SOQL, one that does not exist ("No such column").
+ * user: a hidden field is, to SOQL, one that does not exist ("No such column"). (Salesforce's
+ * reference says a query needs read access to each field; that the error is the missing
+ * field's INVALID_FIELD comes from third-party pages.)
  */
 const CONTACT_FIELDS = [
   'Id',
@@ -87,6 +89,17 @@ export class SalesforceOrg {
         errorCode: 'INVALID_TYPE',
         message: `sObject type '${query.object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.`,
       };
+    }
+    // "the fieldList cannot contain duplicate field names" (SOAP API Developer Guide, "query()",
+    // developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_partner_queries.htm);
+    // names compare without regard to case.
+    const seen = new Set<string>();
+    for (const path of query.fields) {
+      const name = this.resolve(path)?.join('.') ?? path.toLowerCase();
+      if (seen.has(name.toLowerCase())) {
+        return { errorCode: 'INVALID_FIELD', message: `duplicate field selected: ${path}` };
+      }
+      seen.add(name.toLowerCase());
     }
     for (const path of [...query.fields, ...fieldsOf(query.where)]) {
       if (this.resolve(path) === undefined) {

@@ -40,7 +40,8 @@ export interface SalesforceApi {
 
 /**
  * A Salesforce org's OAuth token endpoint and REST query resource on a real socket, built from
- * Salesforce's documentation (each behaviour cites its page):
+ * Salesforce's documentation (each behaviour cites its page; where a detail comes from public
+ * client code or third-party pages instead, it says so below):
  * - `POST /services/oauth2/token`, client-credentials flow, form-encoded; a token "on behalf of
  *   the integration user" only when a run-as user is set ("OAuth 2.0 Client Credentials Flow for
  *   Server-to-Server Integration"); the answer has no expires_in and no refresh token;
@@ -80,6 +81,9 @@ export async function startSalesforceApi(
   let origin = '';
 
   const token = (form: URLSearchParams): Reply => {
+    // OAuth 2.0's error shape (RFC 6749 §5.2). The codes and descriptions are those public
+    // integrations report from Salesforce, not read on a Salesforce page; the adapter decides on
+    // the status (400) alone.
     const oauthError = (error: string, description: string): Reply => ({
       status: 400,
       body: { error, error_description: description },
@@ -117,6 +121,7 @@ export async function startSalesforceApi(
     const session = bearer === undefined ? undefined : sessions.get(bearer);
     if (!session || clock() - session.lastUsed > sessionTimeoutMs) {
       if (bearer) sessions.delete(bearer);
+      // The status and errorCode are documented; the message is as integrations quote it.
       return sfError(401, 'INVALID_SESSION_ID', 'Session expired or invalid');
     }
     session.lastUsed = clock();

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { readStackConfig } from '#infra/config.ts';
@@ -118,5 +119,45 @@ describe('crmKind', () => {
     ],
   ])('refuses %j at synth, naming the key', (context, expected) => {
     expect(messageOf(context)).toMatch(expected);
+  });
+});
+
+describe('crmKind with the shipped cdk.json', () => {
+  const shipped = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
+    .context as Record<string, unknown>;
+  const read = (overrides: Record<string, unknown>) => {
+    try {
+      return readStackConfig((key) => ({ ...shipped, ...overrides })[key]);
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it("hubspot: the example lookup endpoint is refused, not sent HubSpot's token; unset, the kind's defaults apply", () => {
+    expect(read({ crmKind: 'hubspot' })).toMatch(/crmUrl: must be HubSpot's API base/);
+    expect(read({ crmKind: 'hubspot', crmUrl: '' })).toMatchObject({
+      crmUrl: undefined,
+      crmIdPath: 'hs_object_id',
+      claimMap: { crm_id: 'hs_object_id', first_name: 'firstname', last_name: 'lastname' },
+      crmRatePerSecond: 3,
+    });
+  });
+
+  it("hubspot: the generic CRM's claim map is refused (a contact has no id property)", () => {
+    expect(
+      read({ crmKind: 'hubspot', crmUrl: '', claimMap: { crm_id: 'id', name: 'name' } }),
+    ).toMatch(
+      /claimMap \(or crmIdPath\): a HubSpot contact has no property "id": its record id is hs_object_id/,
+    );
+  });
+
+  it("salesforce: the org's URL and the kind's claim map", () => {
+    expect(read({ crmKind: 'salesforce', crmUrl: 'https://acme.my.salesforce.com' })).toMatchObject(
+      {
+        crmIdPath: 'Id',
+        claimMap: { crm_id: 'Id', name: 'Name' },
+        crmRatePerSecond: 10,
+      },
+    );
   });
 });

@@ -254,11 +254,11 @@ function remedy(code: string | undefined): string {
     case 'http_status':
       return "check the CRM's health (it answered an unexpected HTTP status)";
     case 'rate_limited':
-      return 'the CRM asked the service to wait (429/503 Retry-After); let it recover';
+      return "the CRM asked the service to wait (a 429/503 Retry-After, HubSpot's daily limit, Salesforce's REQUEST_LIMIT_EXCEEDED); let it recover, or raise the limit with the CRM";
     case 'circuit_open':
       return "the service's circuit breaker is open after repeated CRM failures; check the CRM";
     case 'query_refused':
-      return 'check that every CLAIM_MAP field exists and that field-level security lets the run-as user read it (the CRM refused the query)';
+      return "the CRM refused the query itself: check that every CLAIM_MAP field or property exists and that the CRM's credentials may read it (for Salesforce, the run-as user's field-level security)";
     case 'fault':
       return "look for the fault in the sync service's logs";
     default:

@@ -74,6 +74,8 @@ describe('finding a contact by phone number', () => {
           },
         ],
       },
+      { filters: [{ propertyName: 'phone', operator: 'EQ', value: '+15550100001' }] },
+      { filters: [{ propertyName: 'mobilephone', operator: 'EQ', value: '+15550100001' }] },
     ]);
     expect([...((search?.body.properties ?? []) as string[])].sort()).toEqual(
       ['firstname', 'hs_object_id', 'lastname', 'lifecyclestage', 'mobilephone', 'phone'].sort(),

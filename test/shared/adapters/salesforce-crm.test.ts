@@ -254,6 +254,10 @@ describe('after review', () => {
       id: expect.stringMatching(/^003/),
       name: 'Ada Lovelace',
     });
+    // Each field selected once, whatever its case: Salesforce refuses a field named twice.
+    expect(api.requests.find((r) => r.soql)?.soql).toMatch(
+      /^SELECT id, name, Phone, MobilePhone FROM /,
+    );
   });
 
   it('a control character in an email is escaped as \\uXXXX: the query stays well-formed', async () => {
