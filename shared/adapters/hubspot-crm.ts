@@ -190,8 +190,17 @@ export class HubSpotCrm implements CrmLookup {
       // hs_object_id is the record's id; it is asked for, and filled in should HubSpot omit it.
       return { ...(properties as CrmRecord), hs_object_id: contact.id };
     });
-    const after = (page.paging as { next?: { after?: unknown } } | undefined)?.next?.after;
-    return { contacts, after: typeof after === 'string' && after !== '' ? after : undefined };
+    const next = (page.paging as { next?: { after?: unknown } } | undefined)?.next;
+    if (next === undefined) return { contacts, after: undefined };
+    // A next page that cannot be asked for is no last page: ending here could link the one
+    // contact read while its twin waits on that page. The spec's cursor is a string; a
+    // whole number is taken as one.
+    const after = next?.after;
+    if (typeof after === 'string' && after !== '') return { contacts, after };
+    if (Number.isSafeInteger(after) && (after as number) >= 0) {
+      return { contacts, after: String(after) };
+    }
+    throw new CrmFailure('invalid_response');
   }
 
   /**

@@ -128,8 +128,16 @@ describe('CRM_KIND', () => {
   });
 
   it('never repeats a credential in its message', () => {
-    const text = message({ ...salesforce, SALESFORCE_OBJECT: '1bad' });
-    expect(text).toMatch(/SALESFORCE_OBJECT/);
-    expect(text).not.toContain(salesforce.SALESFORCE_CLIENT_SECRET);
+    // A setting wrong beside the credentials, and credentials wrong themselves.
+    for (const env of [
+      { ...salesforce, SALESFORCE_OBJECT: '1bad' },
+      { ...salesforce, SALESFORCE_CLIENT_ID: undefined },
+      { ...hubspot, CRM_URL: 'http://api.hubapi.com' },
+    ]) {
+      const text = message(env);
+      expect(text).toMatch(/^Invalid configuration: /);
+      expect(text).not.toContain(salesforce.SALESFORCE_CLIENT_SECRET);
+      expect(text).not.toContain(hubspot.CRM_API_KEY);
+    }
   });
 });

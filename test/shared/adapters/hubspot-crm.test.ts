@@ -238,4 +238,28 @@ describe('after review', () => {
     const failure = await crmFailure(crm().find(phone(ADA_LOVELACE.phone)));
     expect([failure.reason, failure.httpStatus]).toEqual(['query_refused', 400]);
   });
+
+  it('a numeric paging cursor is followed, and a next page without one is no last page', async () => {
+    const twin = (id: string) => ({ id, properties: { firstname: id, phone: '555-010-0001' } });
+    api.failNext(
+      { status: 200, body: { results: [twin('A')], paging: { next: { after: 1 } } } },
+      { status: 200, body: { results: [twin('B')] } },
+    );
+    expect(await crm().find(phone(ADA_LOVELACE.phone))).toEqual(new AmbiguousMatch(2));
+    expect(api.searches.map((s) => s.body.after)).toEqual([undefined, '1']);
+    api.failNext({ status: 200, body: { results: [twin('A')], paging: { next: {} } } });
+    expect((await crmFailure(crm().find(phone(ADA_LOVELACE.phone)))).reason).toBe(
+      'invalid_response',
+    );
+  });
+
+  it("an email search's candidates are read back: another address is nobody", async () => {
+    api.failNext({
+      status: 200,
+      body: {
+        results: [{ id: '9', properties: { firstname: 'Other', email: 'other@example.com' } }],
+      },
+    });
+    expect(await crm().find({ kind: 'email', email: 'ada@example.com' })).toBeNull();
+  });
 });

@@ -317,4 +317,38 @@ describe('after review', () => {
       silent.close();
     }
   });
+
+  it('ten candidates (the LIMIT) with one confirmed is no proof: ambiguous, none linked', async () => {
+    const other = (i: number) => ({
+      attributes: { type: 'Contact' },
+      Id: `003other${i}`,
+      Phone: `+44 555 010 000${i}`,
+    });
+    const records = [
+      ...Array.from({ length: 9 }, (_, i) => other(i)),
+      { attributes: { type: 'Contact' }, Id: '003ada', Phone: '555-010-0001' },
+    ];
+    api.failNext({ status: 200, body: { totalSize: 10, done: true, records } });
+    expect(await adapter().find(phone(ADA_LOVELACE.phone))).toEqual(new AmbiguousMatch(2));
+    api.failNext({ status: 200, body: { totalSize: 9, done: true, records: records.slice(1) } });
+    expect(await adapter().find(phone(ADA_LOVELACE.phone))).toMatchObject({ Id: '003ada' });
+  });
+
+  it('a refusal of a token already replaced asks for no other', async () => {
+    const token = new SalesforceToken({
+      url: api.url,
+      credentials: async () => credentials,
+      timeoutMs: 2_000,
+      maxResponseBytes: 64 * 1024,
+    });
+    const signal = () => AbortSignal.timeout(2_000);
+    const first = await token.get(signal());
+    token.refused(first);
+    const second = await token.get(signal());
+    expect(second).not.toBe(first);
+    // A login that sent the first token before the renewal hears its 401 late.
+    token.refused(first);
+    expect(await token.get(signal())).toBe(second);
+    expect(api.tokensIssued()).toBe(2);
+  });
 });
