@@ -7,6 +7,7 @@ import {
   type CrmSettings,
   crmEnvironment,
   crmSettingsOf,
+  optionalText,
   type SecretSetting,
   secretSetting,
 } from './crm-config.ts';
@@ -20,7 +21,7 @@ import type { MatchKeyKind } from './domain/sync-request.ts';
 import { type LoginTimeBudget, loginTimeBudget, TimeBudgetError } from './domain/time-budget.ts';
 
 export type { SecretSetting } from './crm-config.ts';
-export { secretSetting };
+export { optionalText, secretSetting };
 
 /** What reading a stamp and computing its basis needs: the backfill's orchestrator has only this. */
 export interface StampReadConfig {
@@ -64,14 +65,6 @@ export const int = (min: number, max: number, fallback: number) => {
     fallback,
   );
 };
-
-// An empty variable counts as unset: CloudFormation and shells both produce them.
-export const optionalText = z.pipe(
-  z.transform((value: unknown) =>
-    typeof value === 'string' && value.trim() === '' ? undefined : value,
-  ),
-  z.optional(z.string()),
-);
 
 const text = (fallback: string) => z._default(z.string(), fallback);
 

@@ -73,8 +73,9 @@ const list = (fallback: string) =>
     ),
   );
 
-// An empty variable counts as unset: CloudFormation and shells both produce them.
-const optional = z.pipe(
+// An empty variable counts as unset: CloudFormation and shells both produce them. Defined here,
+// where config.ts (which imports this file) takes it from, so that it exists once.
+export const optionalText = z.pipe(
   z.transform((value: unknown) =>
     typeof value === 'string' && value.trim() === '' ? undefined : value,
   ),
@@ -84,16 +85,19 @@ const optional = z.pipe(
 /** The CRM's settings, beside the service's (config.ts merges them into one schema). */
 export const crmEnvironment = {
   CRM_URL: z.pipe(
-    optional,
+    optionalText,
     z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   ),
-  CRM_API_KEY: optional,
-  CRM_API_KEY_SECRET_ARN: optional,
-  SALESFORCE_CLIENT_ID: optional,
-  SALESFORCE_CLIENT_SECRET: optional,
-  SALESFORCE_CREDENTIALS_SECRET_ARN: optional,
-  SALESFORCE_OBJECT: z.pipe(optional, z._default(z.string(), 'Contact')),
-  SALESFORCE_API_VERSION: z.pipe(optional, z._default(z.string(), SALESFORCE_DEFAULT_API_VERSION)),
+  CRM_API_KEY: optionalText,
+  CRM_API_KEY_SECRET_ARN: optionalText,
+  SALESFORCE_CLIENT_ID: optionalText,
+  SALESFORCE_CLIENT_SECRET: optionalText,
+  SALESFORCE_CREDENTIALS_SECRET_ARN: optionalText,
+  SALESFORCE_OBJECT: z.pipe(optionalText, z._default(z.string(), 'Contact')),
+  SALESFORCE_API_VERSION: z.pipe(
+    optionalText,
+    z._default(z.string(), SALESFORCE_DEFAULT_API_VERSION),
+  ),
   SALESFORCE_PHONE_FIELDS: list('Phone,MobilePhone'),
 };
 

@@ -195,7 +195,7 @@ export class HubSpotCrm implements CrmLookup {
     // A next page that cannot be asked for is no last page: ending here could link the one
     // contact read while its twin waits on that page. The spec's cursor is a string; a
     // whole number is taken as one.
-    const after = next?.after;
+    const after = next.after;
     if (typeof after === 'string' && after !== '') return { contacts, after };
     if (Number.isSafeInteger(after) && (after as number) >= 0) {
       return { contacts, after: String(after) };
